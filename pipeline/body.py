@@ -1,0 +1,96 @@
+"""What is sent for a file: its bytes as they are or gzipped, with headers and ETag.
+
+The same ``BodySpec`` serves the put decision (whose ETag would the upload have?) and the
+upload itself, so both always agree on the bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pipeline import content
+from pipeline.config import MAX_PARTS, UploadConfig
+from pipeline.records import LocalFile
+
+_READ = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BodySpec:
+    content_type: str
+    gzip: bool
+
+    @property
+    def content_encoding(self) -> str | None:
+        return "gzip" if self.gzip else None
+
+
+def body_spec(file: LocalFile, config: UploadConfig) -> BodySpec:
+    content_type = content.content_type_for(file.key, config.content_type)
+    gz = config.gzip and content.should_gzip(content_type, config.gzip_types)
+    return BodySpec(content_type=content_type, gzip=gz)
+
+
+@dataclass(frozen=True)
+class Body:
+    """A file on disk holding exactly the bytes to PUT."""
+
+    path: str
+    size: int
+
+
+@contextmanager
+def prepared_body(file: LocalFile, spec: BodySpec) -> Iterator[Body]:
+    """The body to send; a gzipped body lives in a temporary file for the duration."""
+    if not spec.gzip:
+        yield Body(path=file.path, size=os.path.getsize(file.path))
+        return
+    fd, tmp = tempfile.mkstemp(prefix="s3pp-", suffix=".gz")
+    try:
+        with open(file.path, "rb") as source, os.fdopen(fd, "wb") as target:
+            content.gzip_stream(source, target)
+        yield Body(path=tmp, size=os.path.getsize(tmp))
+    finally:
+        os.unlink(tmp)
+
+
+def part_size_for(size: int, chunksize: int) -> int:
+    """The part size used for a multipart upload of ``size`` bytes (at most 10,000 parts)."""
+    return max(chunksize, -(-size // MAX_PARTS))
+
+
+def file_etag(path: str, size: int, threshold: int, chunksize: int) -> str:
+    """The ETag S3 gives the file when uploaded as this tool does: MD5, or multipart MD5."""
+    if size <= threshold:
+        md5 = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as f:
+            while chunk := f.read(_READ):
+                md5.update(chunk)
+        return md5.hexdigest()
+    part_size = part_size_for(size, chunksize)
+    digests = []
+    with open(path, "rb") as f:
+        while True:
+            md5 = hashlib.md5(usedforsecurity=False)
+            left = part_size
+            while left and (chunk := f.read(min(_READ, left))):
+                md5.update(chunk)
+                left -= len(chunk)
+            if left == part_size:
+                break
+            digests.append(md5.digest())
+    combined = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
+    return f"{combined}-{len(digests)}"
+
+
+def body_etag(file: LocalFile, spec: BodySpec, config: UploadConfig) -> str:
+    """The ETag that uploading ``file`` with ``spec`` would give."""
+    with prepared_body(file, spec) as body:
+        return file_etag(
+            body.path, body.size, config.multipart_threshold, config.multipart_chunksize
+        )

@@ -1,0 +1,307 @@
+"""The command line: parse options, check the target, run the pipeline, report.
+
+Exit codes: 0 every file done; 1 some file failed; 2 bad usage or configuration;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn
+
+from pipeline import __version__
+from pipeline.config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MULTIPART_CHUNKSIZE,
+    DEFAULT_MULTIPART_THRESHOLD,
+    PutMode,
+    UploadConfig,
+    resolve_endpoint,
+)
+from pipeline.errors import UsageError
+
+PROG = "s3-parallel-put"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_EXAMPLES = """\
+examples:
+  s3-parallel-put --bucket my-bucket --prefix site/ ./public
+  s3-parallel-put --bucket my-bucket --put add --gzip --dry-run ./public
+  s3-parallel-put --bucket b --endpoint-url http://127.0.0.1:8333 'logs/*.txt'
+  python -m pipeline --bucket b ./data --runner PortableRunner \\
+      --job_endpoint embed --environment_type LOOPBACK
+
+Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN, ~/.aws profiles via AWS_PROFILE, instance roles).
+Apache Beam options (--runner, --direct_num_workers, --temp_location, ...) pass through;
+without --runner the local FnApiRunner runs the job, offline.
+exit codes: 0 all done, 1 some file failed, 2 bad usage or configuration, 130 interrupted.
+"""
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """'8MiB', '8M', '8388608' -> bytes."""
+    match = _SIZE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 8MiB)")
+    unit = (match.group(2) or "").lower()[:1]
+    return int(match.group(1)) * _UNITS[unit]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from e
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    return 0 if text.strip() == "0" else _positive(text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see --help)\n")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The tool's own options (Beam's are added beside them when parsing)."""
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a directory, a file or a glob pattern to upload",
+    )
+    target = parser.add_argument_group("target")
+    target.add_argument("--bucket", required=True, help="the bucket to upload into")
+    target.add_argument(
+        "--prefix", default="", help="key prefix: KEY = PREFIX/path relative to SOURCE"
+    )
+    target.add_argument(
+        "--endpoint-url", metavar="URL", help="an S3-compatible server, e.g. http://127.0.0.1:8333"
+    )
+    target.add_argument(
+        "--region", help="the bucket's region (default: from the AWS config, else us-east-1)"
+    )
+    secure = target.add_mutually_exclusive_group()
+    secure.add_argument(
+        "--secure", dest="secure", action="store_true", default=None, help="use https (the default)"
+    )
+    secure.add_argument(
+        "--insecure",
+        dest="secure",
+        action="store_false",
+        help="use plain http (certificates are never skipped silently)",
+    )
+
+    what = parser.add_argument_group("what to upload")
+    what.add_argument(
+        "--put",
+        choices=[m.value for m in PutMode],
+        default="update",
+        help="add: only absent keys; stupid: always; update (default): "
+        "absent keys or changed content (MD5 against ETag)",
+    )
+    what.add_argument(
+        "--dry-run", action="store_true", help="show what would be uploaded; write nothing"
+    )
+    what.add_argument(
+        "--limit", type=_non_negative, metavar="N", help="stop after N files (in sorted walk order)"
+    )
+
+    body = parser.add_argument_group("content")
+    body.add_argument(
+        "--content-type",
+        metavar="TYPE",
+        default="guess",
+        help="a fixed Content-Type, or 'guess' (default) from the file name",
+    )
+    body.add_argument(
+        "--gzip",
+        action="store_true",
+        help="gzip text types, set Content-Encoding: gzip (deterministic bytes)",
+    )
+    body.add_argument(
+        "--gzip-type",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="a type to gzip with --gzip (repeatable; 'all' for everything; "
+        "default: html, css, js, json, xml, svg, plain text)",
+    )
+
+    speed = parser.add_argument_group("speed")
+    speed.add_argument(
+        "--processes",
+        "--concurrency",
+        dest="concurrency",
+        type=_positive,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"transfers in flight per worker (default {DEFAULT_CONCURRENCY})",
+    )
+    speed.add_argument(
+        "--multipart-threshold",
+        type=parse_size,
+        metavar="SIZE",
+        default=DEFAULT_MULTIPART_THRESHOLD,
+        help="files above this go as parallel multipart uploads (default 8MiB)",
+    )
+    speed.add_argument(
+        "--multipart-chunksize",
+        type=parse_size,
+        metavar="SIZE",
+        default=DEFAULT_MULTIPART_CHUNKSIZE,
+        help="part size of multipart uploads (default 8MiB, at least 5MiB)",
+    )
+
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="one line per file; -vv for debug logging",
+    )
+    out.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    out.add_argument(
+        "--json", action="store_true", help="print the summary as one JSON object on stdout"
+    )
+    out.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+
+
+def help_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Upload trees of files to S3-compatible storage in parallel, "
+        "as an Apache Beam pipeline.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    add_arguments(parser)
+    return parser
+
+
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """Our options, and the Beam options the user set (as a dict for PipelineOptions)."""
+    if any(arg in ("-h", "--help", "--version") for arg in argv):
+        return help_parser().parse_args(argv), {}
+    with _quiet_root_logger():  # Beam's import warns about optional GCP libraries
+        from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    class _CombinedParser(_BeamArgumentParser):  # type: ignore[misc]
+        error = _Parser.error
+
+    parser = _CombinedParser(prog=PROG, allow_abbrev=False, conflict_handler="resolve")
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)
+    beam_dests = {action.dest for action in parser._actions}
+    add_arguments(parser)
+    ours = {action.dest for action in help_parser()._actions}
+    args = parser.parse_args(argv)
+    beam = {
+        dest: getattr(args, dest)
+        for dest in sorted(beam_dests - ours)
+        if getattr(args, dest, None) not in (None, False, [])
+        and getattr(args, dest) != parser.get_default(dest)
+    }
+    return args, beam
+
+
+def build_config(args: argparse.Namespace) -> UploadConfig:
+    from pipeline.transport.credentials import default_region
+
+    region = args.region or default_region() or "us-east-1"
+    endpoint = resolve_endpoint(args.endpoint_url, region, args.secure, args.bucket)
+    return UploadConfig(
+        bucket=args.bucket,
+        endpoint=endpoint,
+        prefix=args.prefix,
+        put=PutMode(args.put),
+        content_type=None if args.content_type == "guess" else args.content_type,
+        gzip=args.gzip,
+        gzip_types=tuple(args.gzip_type),
+        concurrency=args.concurrency,
+        multipart_threshold=args.multipart_threshold,
+        multipart_chunksize=args.multipart_chunksize,
+        dry_run=args.dry_run,
+        limit=args.limit,
+        verbose=args.verbose,
+        sources=tuple(args.sources),
+    )
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if args.verbose >= 2 else logging.WARNING)
+    for noisy in ("apache_beam", "botocore", "urllib3", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.INFO if args.verbose >= 2 else logging.ERROR)
+    files = logging.getLogger("pipeline.files")
+    files.propagate = False
+    file_handler = logging.StreamHandler(sys.stderr if args.json else sys.stdout)
+    file_handler.setFormatter(logging.Formatter("%(message)s"))
+    files.handlers[:] = [file_handler]
+    show_each = (args.verbose >= 1 or args.dry_run) and not args.quiet
+    files.setLevel(logging.INFO if show_each else logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args, beam_options = parse(argv)
+        _configure_logging(args)
+        return _run(args, beam_options)
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
+    from pipeline.output import summary_json, summary_text
+    from pipeline.preflight import check_bucket
+    from pipeline.run import run_pipeline
+    from pipeline.source import resolve_sources
+
+    config = build_config(args)
+    roots = resolve_sources(config.sources)
+    check_bucket(config.endpoint, config.bucket)
+    started = time.monotonic()
+    summary = run_pipeline(config, roots, beam_options)
+    elapsed = time.monotonic() - started
+    if args.json:
+        print(summary_json(summary, elapsed, config.dry_run))
+    elif not args.quiet:
+        print(summary_text(summary, elapsed, config.dry_run))
+    return EXIT_FAILED if summary.failed else EXIT_OK

@@ -1,0 +1,137 @@
+"""The validated settings of one run, as frozen values that Beam can pickle.
+
+``UploadConfig`` is built once by the CLI and handed to every transform; nothing in it is
+a secret (credentials are resolved on each worker from the standard AWS chain).
+"""
+
+from __future__ import annotations
+
+import enum
+import urllib.parse
+from dataclasses import dataclass, field
+
+from pipeline.errors import UsageError
+
+DEFAULT_CONCURRENCY = 128
+DEFAULT_MULTIPART_THRESHOLD = 8 * 1024 * 1024
+DEFAULT_MULTIPART_CHUNKSIZE = 8 * 1024 * 1024
+MIN_MULTIPART_CHUNKSIZE = 5 * 1024 * 1024
+MAX_PARTS = 10_000
+
+
+class PutMode(enum.Enum):
+    """When a file is uploaded (the classic ``--put`` option)."""
+
+    ADD = "add"  # only keys that are absent
+    STUPID = "stupid"  # always
+    UPDATE = "update"  # absent, or content differs (MD5 against ETag)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where requests go: scheme, host[:port] and whether buckets are in the path."""
+
+    scheme: str
+    host: str
+    port: int | None
+    region: str
+    path_style: bool
+
+    @property
+    def url(self) -> str:
+        netloc = self.host if self.port is None else f"{self.host}:{self.port}"
+        return f"{self.scheme}://{netloc}"
+
+    @property
+    def secure(self) -> bool:
+        return self.scheme == "https"
+
+    def authority(self, bucket: str) -> str:
+        """The Host header for a request on ``bucket``."""
+        netloc = self.host if self.port is None else f"{self.host}:{self.port}"
+        return netloc if self.path_style else f"{bucket}.{netloc}"
+
+    def path(self, bucket: str, key: str) -> str:
+        """The request path for ``key`` in ``bucket``, URI-encoded once."""
+        quoted = urllib.parse.quote(key, safe="/~")
+        return f"/{bucket}/{quoted}" if self.path_style else f"/{quoted}"
+
+
+def _is_dns_compatible(bucket: str) -> bool:
+    return (
+        3 <= len(bucket) <= 63
+        and "." not in bucket
+        and bucket.lower() == bucket
+        and all(c.isalnum() or c == "-" for c in bucket)
+    )
+
+
+def resolve_endpoint(
+    endpoint_url: str | None, region: str, secure: bool | None, bucket: str
+) -> Endpoint:
+    """Turn ``--endpoint-url``, ``--region`` and ``--secure/--insecure`` into an Endpoint.
+
+    A scheme in the URL decides http or https; ``--secure``/``--insecure`` decide when the
+    URL has none (default https). Asking for both a scheme and its opposite is an error.
+    """
+    if endpoint_url is None:
+        scheme = "http" if secure is False else "https"
+        return Endpoint(
+            scheme=scheme,
+            host=f"s3.{region}.amazonaws.com",
+            port=None,
+            region=region,
+            path_style=not _is_dns_compatible(bucket),
+        )
+    text = endpoint_url if "://" in endpoint_url else f"//{endpoint_url}"
+    parsed = urllib.parse.urlsplit(text)
+    if parsed.scheme not in ("", "http", "https"):
+        raise UsageError(f"--endpoint-url {endpoint_url!r}: scheme must be http or https")
+    if not parsed.hostname:
+        raise UsageError(f"--endpoint-url {endpoint_url!r}: no host name")
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
+        raise UsageError(f"--endpoint-url {endpoint_url!r}: must not have a path or query")
+    if parsed.username or parsed.password:
+        raise UsageError("--endpoint-url must not carry credentials")
+    scheme = parsed.scheme or ("http" if secure is False else "https")
+    if secure is not None and secure != (scheme == "https"):
+        flag = "--secure" if secure else "--insecure"
+        raise UsageError(f"{flag} conflicts with the {scheme}:// scheme of --endpoint-url")
+    try:
+        port = parsed.port
+    except ValueError as e:
+        raise UsageError(f"--endpoint-url {endpoint_url!r}: bad port") from e
+    host = parsed.hostname
+    if ":" in host:  # an IPv6 literal goes back into brackets
+        host = f"[{host}]"
+    return Endpoint(scheme=scheme, host=host, port=port, region=region, path_style=True)
+
+
+@dataclass(frozen=True)
+class UploadConfig:
+    """Everything the pipeline needs to know about one run."""
+
+    bucket: str
+    endpoint: Endpoint
+    prefix: str = ""
+    put: PutMode = PutMode.UPDATE
+    content_type: str | None = None  # None: guessed from the file name
+    gzip: bool = False
+    gzip_types: tuple[str, ...] = ()
+    concurrency: int = DEFAULT_CONCURRENCY
+    multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
+    multipart_chunksize: int = DEFAULT_MULTIPART_CHUNKSIZE
+    dry_run: bool = False
+    limit: int | None = None
+    verbose: int = 0
+    sources: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise UsageError("--processes/--concurrency must be at least 1")
+        if self.limit is not None and self.limit < 0:
+            raise UsageError("--limit must not be negative")
+        if self.multipart_chunksize < MIN_MULTIPART_CHUNKSIZE:
+            raise UsageError("--multipart-chunksize must be at least 5 MiB")
+        if len(self.bucket) < 3 or "/" in self.bucket:
+            raise UsageError(f"--bucket {self.bucket!r} is not a valid bucket name")

@@ -1,0 +1,29 @@
+"""The put decision: upload a file or leave the object that is there."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipeline.config import PutMode
+from pipeline.records import RemoteObject
+
+
+def decide_put(
+    mode: PutMode,
+    remote: RemoteObject | None,
+    local_size: int | None,
+    local_etag: Callable[[], str],
+) -> tuple[bool, str]:
+    """(upload?, reason). ``local_size`` is None when the stored size cannot be known
+    beforehand (a gzipped body); ``local_etag`` is called only when it must be."""
+    if mode is PutMode.STUPID:
+        return True, "always"
+    if remote is None:
+        return True, "new"
+    if mode is PutMode.ADD:
+        return False, "exists"
+    if local_size is not None and remote.size != local_size:
+        return True, "size differs"
+    if local_etag() == remote.etag.strip('"'):
+        return False, "unchanged"
+    return True, "changed"

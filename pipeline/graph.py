@@ -1,0 +1,112 @@
+"""The Beam pipeline, wired: walk -> decide -> Reshuffle -> upload -> summary."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from pipeline import source
+from pipeline.compare import DONE, DecidePutFn
+from pipeline.config import UploadConfig
+from pipeline.records import Action, FileResult, LocalFile
+from pipeline.results import SummarizeResults, Summary
+from pipeline.upload import UploadFn
+
+METRICS_NAMESPACE = "s3_parallel_put"
+FILES_LOGGER = logging.getLogger("pipeline.files")
+
+
+class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
+    """Roots -> LocalFile (main) and FileResult for what cannot be read (``done``)."""
+
+    def __init__(self, prefix: str, limit: int | None) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._limit = limit
+
+    def process(self, roots: tuple[source.Root, ...]) -> Iterator[object]:
+        found = 0
+        for item in source.walk(roots, self._prefix):
+            if isinstance(item, LocalFile):
+                if self._limit is not None and found >= self._limit:
+                    return
+                found += 1
+                yield item
+            else:
+                yield beam.pvalue.TaggedOutput(DONE, item)
+
+
+class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
+    """Beam Metrics counters and one log line per file; passes results through."""
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__()
+        self._bucket = bucket
+        self._files = Metrics.counter(METRICS_NAMESPACE, "files")
+        self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_uploaded")
+        self._by_action = {
+            action: Metrics.counter(METRICS_NAMESPACE, f"files_{action.value}") for action in Action
+        }
+
+    def process(self, result: FileResult) -> Iterator[FileResult]:
+        self._files.inc()
+        self._by_action[result.action].inc()
+        self._bytes.inc(result.bytes_sent)
+        target = f"s3://{self._bucket}/{result.key}"
+        if result.action is Action.FAILED:
+            FILES_LOGGER.error("ERROR %s: %s", result.path, result.error)
+        elif result.action is Action.UPLOADED:
+            FILES_LOGGER.info("upload %s -> %s (%s)", result.path, target, result.reason)
+        elif result.action is Action.WOULD_UPLOAD:
+            FILES_LOGGER.info("would upload %s -> %s (%s)", result.path, target, result.reason)
+        else:
+            FILES_LOGGER.info("skip %s (%s)", result.path, result.reason)
+        yield result
+
+
+def _write_summary(summary: Summary, path: str) -> None:
+    with FileSystems.create(path) as f:
+        f.write(json.dumps(summary.to_dict()).encode("utf-8"))
+
+
+class UploadTree(beam.PTransform):  # type: ignore[misc]
+    """PBegin -> (writes the run's Summary as JSON to ``summary_path``)."""
+
+    def __init__(
+        self, config: UploadConfig, roots: tuple[source.Root, ...], summary_path: str
+    ) -> None:
+        super().__init__()
+        self._config = config
+        self._roots = roots
+        self._summary_path = summary_path
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+        config = self._config
+        walked = (
+            pbegin
+            | "ListSources" >> beam.Create([self._roots])
+            | "WalkSources"
+            >> beam.ParDo(_WalkSourcesFn(config.prefix, config.limit)).with_outputs(
+                DONE, main="files"
+            )
+        )
+        decided = walked.files | "DecidePut" >> beam.ParDo(DecidePutFn(config)).with_outputs(
+            DONE, main="plans"
+        )
+        uploaded = (
+            decided.plans
+            | "Reshuffle" >> beam.Reshuffle()
+            | "Upload" >> beam.ParDo(UploadFn(config))
+        )
+        return (
+            (walked[DONE], decided[DONE], uploaded)
+            | "AllResults" >> beam.Flatten()
+            | "CountResults" >> beam.ParDo(_CountResultsFn(config.bucket))
+            | "Summarize" >> beam.CombineGlobally(SummarizeResults())
+            | "WriteSummary" >> beam.Map(_write_summary, self._summary_path)
+        )

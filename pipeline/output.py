@@ -1,0 +1,45 @@
+"""The end-of-run summary as a person reads it, or as one JSON object."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pipeline.results import Summary
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def summary_json(summary: Summary, elapsed: float, dry_run: bool) -> str:
+    data: dict[str, Any] = summary.to_dict()
+    data["elapsed_seconds"] = round(elapsed, 3)
+    data["files_per_second"] = round(summary.files / elapsed, 1) if elapsed else 0.0
+    data["dry_run"] = dry_run
+    return json.dumps(data, ensure_ascii=False)
+
+
+def summary_text(summary: Summary, elapsed: float, dry_run: bool) -> str:
+    rate = summary.bytes_uploaded / elapsed if elapsed else 0.0
+    per_second = summary.files / elapsed if elapsed else 0.0
+    lines = [
+        (
+            f"{summary.files} files: {summary.uploaded} uploaded, {summary.skipped} skipped, "
+            f"{summary.failed} failed"
+            + (f", {summary.would_upload} would be uploaded (dry run)" if dry_run else "")
+        ),
+        (
+            f"{_size(summary.bytes_uploaded)} sent in {elapsed:.2f} s "
+            f"({_size(rate)}/s, {per_second:.0f} files/s)"
+        ),
+    ]
+    for failure in summary.failures:
+        lines.append(f"  failed: {failure['path']}: {failure['error']}")
+    if summary.failed > len(summary.failures):
+        lines.append(f"  ... and {summary.failed - len(summary.failures)} more failures")
+    return "\n".join(lines)

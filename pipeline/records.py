@@ -1,0 +1,57 @@
+"""The values that flow between the pipeline's steps: frozen, typed and picklable."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A file found under a SOURCE and the key it is meant for."""
+
+    path: str  # os.fsdecode()d, so undecodable bytes survive as surrogates
+    key: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """What the bucket holds under a key."""
+
+    key: str
+    size: int
+    etag: str  # without quotes
+
+
+class Action(enum.Enum):
+    """What happened to one file."""
+
+    UPLOADED = "uploaded"
+    SKIPPED = "skipped"
+    WOULD_UPLOAD = "would_upload"  # --dry-run
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PutPlan:
+    """A file that the put decision says to upload, with the reason why."""
+
+    file: LocalFile
+    reason: str  # "new", "changed", "always"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome for one file; failures are values, not exceptions."""
+
+    path: str
+    key: str
+    action: Action
+    size: int = 0  # bytes of the local file
+    bytes_sent: int = 0  # bytes of the body PUT (after gzip)
+    reason: str = ""  # why skipped or uploaded
+    error: str = ""  # what went wrong, for FAILED
+    etag: str = ""
+    seconds: float = 0.0

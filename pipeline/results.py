@@ -1,0 +1,81 @@
+"""Folding per-file results into the run's summary (a CombineFn, not a global)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import apache_beam as beam
+
+from pipeline.records import Action, FileResult
+
+MAX_LISTED_FAILURES = 20
+
+
+@dataclass
+class Summary:
+    """What one run did. Counts are exact; ``failures`` lists the first few."""
+
+    files: int = 0
+    uploaded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    would_upload: int = 0
+    bytes_uploaded: int = 0  # bytes sent in PUT bodies
+    bytes_read: int = 0  # bytes of the local files uploaded
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, result: FileResult) -> None:
+        self.files += 1
+        if result.action is Action.UPLOADED:
+            self.uploaded += 1
+            self.bytes_uploaded += result.bytes_sent
+            self.bytes_read += result.size
+        elif result.action is Action.SKIPPED:
+            self.skipped += 1
+        elif result.action is Action.WOULD_UPLOAD:
+            self.would_upload += 1
+        else:
+            self.failed += 1
+            if len(self.failures) < MAX_LISTED_FAILURES:
+                self.failures.append(
+                    {"path": result.path, "key": result.key, "error": result.error}
+                )
+
+    def merge(self, other: Summary) -> None:
+        for f in dataclasses.fields(self):
+            if f.name == "failures":
+                room = MAX_LISTED_FAILURES - len(self.failures)
+                self.failures.extend(other.failures[: max(room, 0)])
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Summary:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class SummarizeResults(beam.CombineFn):  # type: ignore[misc]
+    """FileResult* -> Summary."""
+
+    def create_accumulator(self) -> Summary:
+        return Summary()
+
+    def add_input(self, accumulator: Summary, result: FileResult) -> Summary:
+        accumulator.add(result)
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[Summary]) -> Summary:
+        merged = Summary()
+        for accumulator in accumulators:
+            merged.merge(accumulator)
+        return merged
+
+    def extract_output(self, accumulator: Summary) -> Summary:
+        return accumulator

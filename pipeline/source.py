@@ -1,0 +1,119 @@
+"""Walking SOURCEs (directories, single files, globs) into LocalFile elements.
+
+Directories are read with ``os.scandir`` in sorted order, so a run is deterministic and
+``--limit`` takes the same files every time. Directory symlinks are not followed; what is
+not a regular file is reported, never opened (a FIFO would hang the run).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pipeline.errors import UsageError
+from pipeline.naming import join_prefix, relative_key
+from pipeline.records import Action, FileResult, LocalFile
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Root:
+    """One thing to walk: a file or a directory, and the root its keys are relative to."""
+
+    path: str
+    base: str
+
+
+def _glob_base(pattern: str) -> str:
+    """The directory above the first component of ``pattern`` that holds a wildcard."""
+    parts = pattern.split(os.sep)
+    fixed = []
+    for part in parts[:-1]:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    base = os.sep.join(fixed)
+    return base or ("/" if pattern.startswith(os.sep) else ".")
+
+
+def resolve_sources(sources: tuple[str, ...]) -> tuple[Root, ...]:
+    """Check each SOURCE and say what to walk; a missing SOURCE is a usage error."""
+    roots: list[Root] = []
+    for source in sources:
+        if glob.has_magic(source) and not os.path.lexists(source):
+            matches = sorted(glob.glob(source, recursive=True))
+            if not matches:
+                raise UsageError(f"SOURCE {source!r} matches no file")
+            base = _glob_base(source)
+            roots.extend(Root(path=match, base=base) for match in matches)
+        elif os.path.isdir(source):
+            roots.append(Root(path=source, base=source))
+        elif os.path.exists(source):
+            roots.append(Root(path=source, base=os.path.dirname(source) or "."))
+        elif os.path.lexists(source):
+            raise UsageError(f"SOURCE {source!r} is a broken symbolic link")
+        else:
+            raise UsageError(f"SOURCE {source!r} does not exist")
+    return tuple(roots)
+
+
+def _skipped(path: str, key: str, reason: str) -> FileResult:
+    _LOGGER.warning("skipping %s: %s", path, reason)
+    return FileResult(path=path, key=key, action=Action.SKIPPED, reason=reason)
+
+
+def _failed(path: str, key: str, error: str) -> FileResult:
+    return FileResult(path=path, key=key, action=Action.FAILED, error=error)
+
+
+def _walk_directory(root: Root, prefix: str) -> Iterator[LocalFile | FileResult]:
+    pending = [root.path]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda entry: entry.name)
+        except OSError as e:
+            key = join_prefix(prefix, relative_key(directory, root.base) + "/")
+            yield _failed(directory, key, f"cannot read directory: {e.strerror}")
+            continue
+        subdirectories = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirectories.append(entry.path)
+            else:
+                yield from _walk_file(entry.path, root.base, prefix)
+        pending.extend(reversed(subdirectories))
+
+
+def _walk_file(path: str, base: str, prefix: str) -> Iterator[LocalFile | FileResult]:
+    key = join_prefix(prefix, relative_key(path, base))
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        if os.path.islink(path):
+            yield _skipped(path, key, "broken symbolic link")
+        else:
+            yield _failed(path, key, f"cannot stat: {e.strerror}")
+        return
+    if stat.S_ISDIR(st.st_mode):
+        yield _skipped(path, key, "symbolic link to a directory (not followed)")
+    elif not stat.S_ISREG(st.st_mode):
+        yield _skipped(path, key, "not a regular file")
+    else:
+        yield LocalFile(path=path, key=key, size=st.st_size, mtime=st.st_mtime)
+
+
+def walk(roots: tuple[Root, ...], prefix: str) -> Iterator[LocalFile | FileResult]:
+    """Every file under ``roots`` as a LocalFile, and what could not be read as results."""
+    for root in roots:
+        # A SOURCE named on the command line is walked even when it is a directory link.
+        if os.path.isdir(root.path):
+            yield from _walk_directory(root, prefix)
+        else:
+            yield from _walk_file(root.path, root.base, prefix)

@@ -1,0 +1,19 @@
+"""How requests reach S3: one interface, backends behind it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipeline.transport.base import HeadOutcome, PutOutcome, PutRequest, Transport
+
+if TYPE_CHECKING:
+    from pipeline.config import UploadConfig
+
+__all__ = ["HeadOutcome", "PutOutcome", "PutRequest", "Transport", "open_transport"]
+
+
+def open_transport(config: UploadConfig) -> Transport:
+    """The transport for ``config``; imported lazily so that ``--help`` stays fast."""
+    from pipeline.transport.crt import CrtTransport
+
+    return CrtTransport(config)

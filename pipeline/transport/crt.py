@@ -1,0 +1,185 @@
+"""The native data plane: awscrt's S3 client keeps hundreds of requests in flight outside
+Python, streams files from disk and splits large ones into parallel multipart parts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from concurrent.futures import Future
+from typing import Any
+
+from awscrt.auth import AwsCredentials, AwsCredentialsProvider
+from awscrt.http import HttpHeaders, HttpRequest
+from awscrt.io import ClientBootstrap, DefaultHostResolver, EventLoopGroup
+from awscrt.s3 import (
+    S3ChecksumAlgorithm,
+    S3ChecksumConfig,
+    S3ChecksumLocation,
+    S3Client,
+    S3RequestTlsMode,
+    S3RequestType,
+)
+
+from pipeline.config import UploadConfig
+from pipeline.records import RemoteObject
+from pipeline.transport.base import HeadOutcome, PutOutcome, PutRequest, Transport
+from pipeline.transport.credentials import botocore_credentials
+
+_LOGGER = logging.getLogger(__name__)
+_THROUGHPUT_TARGET_GBPS = 10.0
+
+
+def _s3_error_text(status: int | None, body: bytes | None, fallback: str) -> str:
+    """'403 AccessDenied: Access Denied' from an S3 error response, or ``fallback``."""
+    code = message = ""
+    if body:
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            root = None
+        if root is not None:
+            code = root.findtext("Code") or ""
+            message = root.findtext("Message") or ""
+    if status:
+        detail = ": ".join(part for part in (code, message) if part)
+        return f"HTTP {status} {detail}".strip()
+    return fallback
+
+
+def _crt_error_text(error: BaseException) -> str:
+    name = getattr(error, "name", type(error).__name__)
+    message = getattr(error, "message", str(error))
+    return f"{name}: {message}"
+
+
+class CrtTransport(Transport):
+    """A Transport on awscrt.s3.S3Client; one per worker (create it in DoFn.setup)."""
+
+    def __init__(self, config: UploadConfig) -> None:
+        self._config = config
+        self._endpoint = config.endpoint
+        credentials = botocore_credentials()
+
+        def load() -> AwsCredentials:
+            frozen = credentials.get_frozen_credentials()
+            return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+        event_loops = EventLoopGroup()
+        bootstrap = ClientBootstrap(event_loops, DefaultHostResolver(event_loops))
+        self._client = S3Client(
+            bootstrap=bootstrap,
+            region=config.endpoint.region,
+            tls_mode=(
+                S3RequestTlsMode.ENABLED if config.endpoint.secure else S3RequestTlsMode.DISABLED
+            ),
+            credential_provider=AwsCredentialsProvider.new_delegate(load),
+            part_size=config.multipart_chunksize,
+            multipart_upload_threshold=config.multipart_threshold,
+            throughput_target_gbps=_THROUGHPUT_TARGET_GBPS,
+            max_active_connections_override=config.concurrency,
+        )
+        self._host = config.endpoint.authority(config.bucket)
+        self._lock = threading.Lock()
+        self._live: dict[int, Any] = {}  # keeps each S3Request alive until it is done
+
+    def _request(self, method: str, key: str, headers: list[tuple[str, str]]) -> HttpRequest:
+        path = self._endpoint.path(self._config.bucket, key)
+        return HttpRequest(method, path, HttpHeaders([("Host", self._host), *headers]))
+
+    def _track(self, token: int, request: Any) -> None:
+        with self._lock:
+            self._live[token] = request
+
+    def _untrack(self, token: int) -> None:
+        with self._lock:
+            self._live.pop(token, None)
+
+    def head(self, key: str) -> Future[HeadOutcome]:
+        future: Future[HeadOutcome] = Future()
+        seen: dict[str, Any] = {}
+        token = id(future)
+
+        def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
+            seen["status"] = status_code
+            seen["headers"] = {name.lower(): value for name, value in headers}
+
+        def on_done(
+            error: BaseException | None = None,
+            status_code: int | None = None,
+            error_body: bytes | None = None,
+            **_: Any,
+        ) -> None:
+            self._untrack(token)
+            status = status_code or seen.get("status")
+            if error is None:
+                hdrs: Mapping[str, str] = seen.get("headers", {})
+                remote = RemoteObject(
+                    key=key,
+                    size=int(hdrs.get("content-length", "0")),
+                    etag=hdrs.get("etag", "").strip('"'),
+                )
+                future.set_result(HeadOutcome(remote=remote))
+            elif status == 404:
+                future.set_result(HeadOutcome(remote=None))
+            else:
+                text = _s3_error_text(status, error_body, _crt_error_text(error))
+                future.set_result(HeadOutcome(error=f"HEAD failed: {text}"))
+
+        request = self._client.make_request(
+            type=S3RequestType.DEFAULT,
+            operation_name="HeadObject",
+            request=self._request("HEAD", key, []),
+            on_headers=on_headers,
+            on_done=on_done,
+        )
+        self._track(token, request)
+        return future
+
+    def put(self, request: PutRequest) -> Future[PutOutcome]:
+        future: Future[PutOutcome] = Future()
+        seen: dict[str, Any] = {}
+        token = id(future)
+
+        def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
+            for name, value in headers:
+                if name.lower() == "etag":
+                    seen["etag"] = value.strip('"')
+
+        def on_done(
+            error: BaseException | None = None,
+            status_code: int | None = None,
+            error_body: bytes | None = None,
+            **_: Any,
+        ) -> None:
+            self._untrack(token)
+            if error is None:
+                future.set_result(PutOutcome(etag=seen.get("etag", "")))
+            else:
+                text = _s3_error_text(status_code, error_body, _crt_error_text(error))
+                future.set_result(PutOutcome(error=f"PUT failed: {text}"))
+
+        headers = [
+            ("Content-Length", str(request.size)),
+            ("Content-Type", request.content_type),
+        ]
+        if request.content_encoding:
+            headers.append(("Content-Encoding", request.content_encoding))
+        crt_request = self._client.make_request(
+            type=S3RequestType.PUT_OBJECT,
+            request=self._request("PUT", request.key, headers),
+            send_filepath=request.path,
+            checksum_config=S3ChecksumConfig(
+                algorithm=S3ChecksumAlgorithm.CRC32, location=S3ChecksumLocation.HEADER
+            ),
+            on_headers=on_headers,
+            on_done=on_done,
+        )
+        self._track(token, crt_request)
+        return future
+
+    def close(self) -> None:
+        with self._lock:
+            self._live.clear()
+        self._client = None  # type: ignore[assignment]
