@@ -1,0 +1,94 @@
+"""Bad usage and configuration: one clear line on stderr, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import bucket_objects, make_tree
+from tests.locals3 import LocalS3
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    return make_tree(tmp_path / "src", {"a.txt": b"a", "b/c.txt": b"c"})
+
+
+def assert_usage_error(result: Any, *words: str) -> None:
+    assert result.code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_missing_bucket(run_cli: Any, tree: Path) -> None:
+    result = run_cli("--bucket", "no-such-bucket-here", str(tree))
+    assert_usage_error(result, "no-such-bucket-here", "does not exist")
+
+
+def test_missing_source(run_cli: Any, bucket: str, tmp_path: Path) -> None:
+    result = run_cli("--bucket", bucket, str(tmp_path / "nothing"))
+    assert_usage_error(result, "does not exist")
+
+
+def test_glob_matching_nothing(run_cli: Any, bucket: str, tmp_path: Path) -> None:
+    result = run_cli("--bucket", bucket, str(tmp_path / "*.nothing"))
+    assert_usage_error(result, "matches no file")
+
+
+def test_unreachable_endpoint(run_cli: Any, tree: Path, s3_server: LocalS3) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: connections are refused
+        result = run_cli(
+            "--bucket", "bkt", "--endpoint-url", f"http://127.0.0.1:{port}", str(tree),
+            endpoint=False,
+        )  # fmt: skip
+    assert_usage_error(result, "cannot reach", f"127.0.0.1:{port}")
+
+
+def test_wrong_credentials(
+    run_cli: Any, s3_client: Any, bucket: str, tree: Path, s3_server: LocalS3
+) -> None:
+    env = s3_server.env()
+    env["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-0123456789"
+    result = run_cli("--bucket", bucket, str(tree), env=env)
+    assert_usage_error(result, "denied")
+    assert "wrong-secret" not in result.stderr + result.stdout
+    assert bucket_objects(s3_client, bucket) == {}
+
+
+def test_no_credentials(run_cli: Any, bucket: str, tree: Path, s3_server: LocalS3) -> None:
+    env = s3_server.env()
+    del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    result = run_cli("--bucket", bucket, str(tree), env=env)
+    assert_usage_error(result, "no AWS credentials")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--prefx", "x"], ["unrecognized arguments", "--prefx"]),
+        (["--put", "sometimes"], ["--put", "invalid choice"]),
+        (["--processes", "0"], ["must be at least 1"]),
+        (["--limit", "-1"], ["--limit"]),
+        (["--multipart-chunksize", "1MiB"], ["at least 5 MiB"]),
+        (["--insecure", "--endpoint-url", "https://127.0.0.1:1"], ["conflicts"]),
+        (["--secure", "--insecure"], ["not allowed with"]),
+    ],
+)
+def test_invalid_options(
+    run_cli: Any, bucket: str, tree: Path, args: list[str], words: list[str]
+) -> None:
+    result = run_cli("--bucket", bucket, *args, str(tree))
+    assert_usage_error(result, *words)
+
+
+def test_missing_bucket_option(run_cli: Any, tree: Path) -> None:
+    result = run_cli(str(tree))
+    assert_usage_error(result, "--bucket")
