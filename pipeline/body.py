@@ -48,7 +48,7 @@ class Body:
 def prepared_body(file: LocalFile, spec: BodySpec) -> Iterator[Body]:
     """The body to send; a gzipped body lives in a temporary file for the duration."""
     if not spec.gzip:
-        yield Body(path=file.path, size=os.path.getsize(file.path))
+        yield Body(path=file.path, size=file.size)
         return
     fd, tmp = tempfile.mkstemp(prefix="s3pp-", suffix=".gz")
     try:

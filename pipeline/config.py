@@ -51,6 +51,11 @@ class Endpoint:
         netloc = self.host if self.port is None else f"{self.host}:{self.port}"
         return netloc if self.path_style else f"{bucket}.{netloc}"
 
+    def bucket_path(self, bucket: str, query: dict[str, str]) -> str:
+        """The request path for a bucket-level request with ``query``."""
+        encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote, safe="~")
+        return (f"/{bucket}" if self.path_style else "/") + f"?{encoded}"
+
     def path(self, bucket: str, key: str) -> str:
         """The request path for ``key`` in ``bucket``, URI-encoded once."""
         quoted = urllib.parse.quote(key, safe="/~")

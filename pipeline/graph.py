@@ -75,12 +75,22 @@ def _write_summary(summary: Summary, path: str) -> None:
 
 
 class UploadTree(beam.PTransform):  # type: ignore[misc]
-    """PBegin -> (writes the run's Summary as JSON to ``summary_path``)."""
+    """PBegin -> (writes the run's Summary as JSON to ``summary_path``).
+
+    ``reshuffle`` puts a Reshuffle between the put decision and the upload so that a
+    distributed runner spreads uploads over its workers. On the single in-process worker
+    it would only hold every plan in memory before the first upload, so it is left out.
+    """
 
     def __init__(
-        self, config: UploadConfig, roots: tuple[source.Root, ...], summary_path: str
+        self,
+        config: UploadConfig,
+        roots: tuple[source.Root, ...],
+        summary_path: str,
+        reshuffle: bool = True,
     ) -> None:
         super().__init__()
+        self._reshuffle = reshuffle
         self._config = config
         self._roots = roots
         self._summary_path = summary_path
@@ -98,11 +108,10 @@ class UploadTree(beam.PTransform):  # type: ignore[misc]
         decided = walked.files | "DecidePut" >> beam.ParDo(DecidePutFn(config)).with_outputs(
             DONE, main="plans"
         )
-        uploaded = (
-            decided.plans
-            | "Reshuffle" >> beam.Reshuffle()
-            | "Upload" >> beam.ParDo(UploadFn(config))
-        )
+        plans = decided.plans
+        if self._reshuffle:  # spread uploads over workers; one local worker streams instead
+            plans = plans | "Reshuffle" >> beam.Reshuffle()
+        uploaded = plans | "Upload" >> beam.ParDo(UploadFn(config))
         return (
             (walked[DONE], decided[DONE], uploaded)
             | "AllResults" >> beam.Flatten()

@@ -35,6 +35,18 @@ def pipeline_options(beam_options: dict[str, Any]) -> Any:
     return options
 
 
+_IN_PROCESS_RUNNERS = {"fnapirunner", "directrunner", "switchingdirectrunner"}
+
+
+def needs_reshuffle(options: Any) -> bool:
+    """False only for the in-process local runner with one worker (it streams instead)."""
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    runner = str(options.view_as(StandardOptions).runner).rsplit(".", 1)[-1].lower()
+    workers = options.view_as(DirectOptions).direct_num_workers or 1
+    return runner not in _IN_PROCESS_RUNNERS or workers > 1
+
+
 def _summary_location(options: Any) -> tuple[str, str | None]:
     """Where the pipeline writes its summary: under --temp_location, else a local dir."""
     from apache_beam.io.filesystems import FileSystems
@@ -61,7 +73,9 @@ def run_pipeline(
     summary_path, local_dir = _summary_location(options)
     try:
         with beam.Pipeline(options=options) as p:
-            _ = p | "UploadTree" >> UploadTree(config, roots, summary_path)
+            _ = p | "UploadTree" >> UploadTree(
+                config, roots, summary_path, reshuffle=needs_reshuffle(options)
+            )
         try:
             with FileSystems.open(summary_path) as f:
                 data = json.loads(f.read().decode("utf-8"))

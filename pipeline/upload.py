@@ -57,7 +57,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             content_encoding=spec.content_encoding,
         )
         upload = _Upload(plan=plan, body=body, started=time.monotonic(), cleanup=cleanup)
-        yield from self.submit(upload, self.transport().put(request))
+        yield from self.submit(upload, lambda done: self.transport().put(request, done))
 
     def complete(self, upload: _Upload, outcome: PutOutcome) -> Iterable[FileResult]:
         upload.cleanup.close()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipeline.transport.base import HeadOutcome, PutOutcome, PutRequest, Transport
+from pipeline.transport.base import HeadOutcome, ListOutcome, PutOutcome, PutRequest, Transport
 
 if TYPE_CHECKING:
     from pipeline.config import UploadConfig
 
-__all__ = ["HeadOutcome", "PutOutcome", "PutRequest", "Transport", "open_transport"]
+__all__ = ["HeadOutcome", "ListOutcome", "PutOutcome", "PutRequest", "Transport", "open_transport"]
 
 
 def open_transport(config: UploadConfig) -> Transport:

@@ -1,9 +1,13 @@
-"""The transport interface: asynchronous HEAD and PUT whose failures are values."""
+"""The transport interface: asynchronous HEAD, LIST and PUT whose failures are values.
+
+Each call returns at once; ``on_done`` is called exactly once with the outcome, on a
+transport thread, so it must be quick and thread-safe (e.g. put it on a queue).
+"""
 
 from __future__ import annotations
 
 import abc
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.records import RemoteObject
@@ -30,15 +34,25 @@ class HeadOutcome:
     error: str = ""  # empty when the answer is known
 
 
+@dataclass(frozen=True)
+class ListOutcome:
+    objects: dict[str, RemoteObject]  # key -> object, for keys directly under the prefix
+    error: str = ""
+
+
 class Transport(abc.ABC):
     """Sends requests for one bucket; many may be in flight at once."""
 
     @abc.abstractmethod
-    def head(self, key: str) -> Future[HeadOutcome]:
+    def head(self, key: str, on_done: Callable[[HeadOutcome], None]) -> None:
         """What the bucket holds under ``key``."""
 
     @abc.abstractmethod
-    def put(self, request: PutRequest) -> Future[PutOutcome]:
+    def list_directory(self, prefix: str, on_done: Callable[[ListOutcome], None]) -> None:
+        """The objects directly under ``prefix`` (a '/'-delimited listing, all pages)."""
+
+    @abc.abstractmethod
+    def put(self, request: PutRequest, on_done: Callable[[PutOutcome], None]) -> None:
         """Store a file; large ones go as a multipart upload that is aborted on failure."""
 
     @abc.abstractmethod

@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
-from concurrent.futures import Future
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from awscrt.auth import AwsCredentials, AwsCredentialsProvider
@@ -24,8 +23,15 @@ from awscrt.s3 import (
 
 from pipeline.config import UploadConfig
 from pipeline.records import RemoteObject
-from pipeline.transport.base import HeadOutcome, PutOutcome, PutRequest, Transport
+from pipeline.transport.base import (
+    HeadOutcome,
+    ListOutcome,
+    PutOutcome,
+    PutRequest,
+    Transport,
+)
 from pipeline.transport.credentials import botocore_credentials
+from pipeline.transport.listing import parse_list_page
 
 _LOGGER = logging.getLogger(__name__)
 _THROUGHPUT_TARGET_GBPS = 10.0
@@ -83,23 +89,28 @@ class CrtTransport(Transport):
         self._host = config.endpoint.authority(config.bucket)
         self._lock = threading.Lock()
         self._live: dict[int, Any] = {}  # keeps each S3Request alive until it is done
+        self._done_early: set[int] = set()
 
     def _request(self, method: str, key: str, headers: list[tuple[str, str]]) -> HttpRequest:
         path = self._endpoint.path(self._config.bucket, key)
         return HttpRequest(method, path, HttpHeaders([("Host", self._host), *headers]))
 
     def _track(self, token: int, request: Any) -> None:
+        """Keep ``request`` alive until its on_done has run (which may already be so)."""
         with self._lock:
-            self._live[token] = request
+            if token in self._done_early:
+                self._done_early.discard(token)
+            else:
+                self._live[token] = request
 
     def _untrack(self, token: int) -> None:
         with self._lock:
-            self._live.pop(token, None)
+            if self._live.pop(token, None) is None:
+                self._done_early.add(token)
 
-    def head(self, key: str) -> Future[HeadOutcome]:
-        future: Future[HeadOutcome] = Future()
+    def head(self, key: str, on_head: Callable[[HeadOutcome], None]) -> None:
         seen: dict[str, Any] = {}
-        token = id(future)
+        token = object()
 
         def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
             seen["status"] = status_code
@@ -111,7 +122,7 @@ class CrtTransport(Transport):
             error_body: bytes | None = None,
             **_: Any,
         ) -> None:
-            self._untrack(token)
+            self._untrack(id(token))
             status = status_code or seen.get("status")
             if error is None:
                 hdrs: Mapping[str, str] = seen.get("headers", {})
@@ -120,12 +131,12 @@ class CrtTransport(Transport):
                     size=int(hdrs.get("content-length", "0")),
                     etag=hdrs.get("etag", "").strip('"'),
                 )
-                future.set_result(HeadOutcome(remote=remote))
+                on_head(HeadOutcome(remote=remote))
             elif status == 404:
-                future.set_result(HeadOutcome(remote=None))
+                on_head(HeadOutcome(remote=None))
             else:
                 text = _s3_error_text(status, error_body, _crt_error_text(error))
-                future.set_result(HeadOutcome(error=f"HEAD failed: {text}"))
+                on_head(HeadOutcome(error=f"HEAD failed: {text}"))
 
         request = self._client.make_request(
             type=S3RequestType.DEFAULT,
@@ -134,13 +145,58 @@ class CrtTransport(Transport):
             on_headers=on_headers,
             on_done=on_done,
         )
-        self._track(token, request)
-        return future
+        self._track(id(token), request)
 
-    def put(self, request: PutRequest) -> Future[PutOutcome]:
-        future: Future[PutOutcome] = Future()
+    def list_directory(self, prefix: str, on_list: Callable[[ListOutcome], None]) -> None:
+        objects: dict[str, RemoteObject] = {}
+
+        def fetch(token: str | None) -> None:
+            query = {"list-type": "2", "delimiter": "/", "encoding-type": "url", "prefix": prefix}
+            if token:
+                query["continuation-token"] = token
+            body = bytearray()
+            request_token = object()
+
+            def on_body(chunk: bytes, **_: Any) -> None:
+                body.extend(chunk)
+
+            def on_done(
+                error: BaseException | None = None,
+                status_code: int | None = None,
+                error_body: bytes | None = None,
+                **_: Any,
+            ) -> None:
+                self._untrack(id(request_token))
+                if error is not None:
+                    text = _s3_error_text(status_code, error_body, _crt_error_text(error))
+                    on_list(ListOutcome(objects={}, error=f"LIST failed: {text}"))
+                    return
+                try:
+                    page = parse_list_page(bytes(body))
+                except (ET.ParseError, ValueError) as e:
+                    on_list(ListOutcome(objects={}, error=f"LIST failed: {e}"))
+                    return
+                objects.update((obj.key, obj) for obj in page.objects)
+                if page.next_token:
+                    fetch(page.next_token)
+                else:
+                    on_list(ListOutcome(objects=objects))
+
+            path = self._endpoint.bucket_path(self._config.bucket, query)
+            request = self._client.make_request(
+                type=S3RequestType.DEFAULT,
+                operation_name="ListObjectsV2",
+                request=HttpRequest("GET", path, HttpHeaders([("Host", self._host)])),
+                on_body=on_body,
+                on_done=on_done,
+            )
+            self._track(id(request_token), request)
+
+        fetch(None)
+
+    def put(self, request: PutRequest, on_put: Callable[[PutOutcome], None]) -> None:
         seen: dict[str, Any] = {}
-        token = id(future)
+        token = object()
 
         def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
             for name, value in headers:
@@ -153,12 +209,12 @@ class CrtTransport(Transport):
             error_body: bytes | None = None,
             **_: Any,
         ) -> None:
-            self._untrack(token)
+            self._untrack(id(token))
             if error is None:
-                future.set_result(PutOutcome(etag=seen.get("etag", "")))
+                on_put(PutOutcome(etag=seen.get("etag", "")))
             else:
                 text = _s3_error_text(status_code, error_body, _crt_error_text(error))
-                future.set_result(PutOutcome(error=f"PUT failed: {text}"))
+                on_put(PutOutcome(error=f"PUT failed: {text}"))
 
         headers = [
             ("Content-Length", str(request.size)),
@@ -176,8 +232,7 @@ class CrtTransport(Transport):
             on_headers=on_headers,
             on_done=on_done,
         )
-        self._track(token, crt_request)
-        return future
+        self._track(id(token), crt_request)
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,49 @@
+"""Parsing ListObjectsV2 pages (requested with encoding-type=url)."""
+
+from __future__ import annotations
+
+import urllib.parse
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from pipeline.records import RemoteObject
+
+
+@dataclass(frozen=True)
+class ListPage:
+    objects: list[RemoteObject]
+    next_token: str | None  # None on the last page
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def parse_list_page(body: bytes) -> ListPage:
+    """Objects and the continuation token of one ListObjectsV2 response."""
+    root = ET.fromstring(body)
+    objects = []
+    truncated = False
+    token = None
+    url_encoded = False
+    for child in root:
+        name = _local(child.tag)
+        if name == "EncodingType":
+            url_encoded = (child.text or "").lower() == "url"
+        elif name == "IsTruncated":
+            truncated = (child.text or "").lower() == "true"
+        elif name == "NextContinuationToken":
+            token = child.text
+    for contents in root:
+        if _local(contents.tag) != "Contents":
+            continue
+        fields = {_local(field.tag): field.text or "" for field in contents}
+        key = fields.get("Key", "")
+        if url_encoded:
+            key = urllib.parse.unquote_plus(key)
+        objects.append(
+            RemoteObject(
+                key=key, size=int(fields.get("Size", "0")), etag=fields.get("ETag", "").strip('"')
+            )
+        )
+    return ListPage(objects=objects, next_token=token if truncated else None)
