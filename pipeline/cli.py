@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
+import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
-from pipeline import __version__
+from pipeline import __version__, report
 from pipeline.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MULTIPART_CHUNKSIZE,
@@ -25,6 +28,8 @@ from pipeline.config import (
     resolve_endpoint,
 )
 from pipeline.errors import UsageError
+from pipeline.filters import EXCLUDE, INCLUDE, FileFilter
+from pipeline.metadata import CANNED_ACLS, SSE_MODES, STORAGE_CLASSES, metadata_headers
 
 PROG = "s3-parallel-put"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -69,6 +74,21 @@ def _positive(text: str) -> int:
 
 def _non_negative(text: str) -> int:
     return 0 if text.strip() == "0" else _positive(text)
+
+
+class _FilterRule(argparse.Action):
+    """--include and --exclude share one list, so their order on the command line counts."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        kind = INCLUDE if option_string == "--include" else EXCLUDE
+        rules = [*(getattr(namespace, self.dest, None) or []), (kind, values)]
+        setattr(namespace, self.dest, rules)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,6 +137,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "absent keys or changed content (MD5 against ETag)",
     )
     what.add_argument(
+        "--include",
+        dest="filter_rules",
+        action=_FilterRule,
+        default=[],
+        metavar="PATTERN",
+        help="upload files whose path relative to SOURCE "
+        "matches (fnmatch; repeatable; the last matching rule wins)",
+    )
+    what.add_argument(
+        "--exclude",
+        dest="filter_rules",
+        action=_FilterRule,
+        metavar="PATTERN",
+        help="skip files whose path relative to SOURCE matches (repeatable)",
+    )
+    what.add_argument(
+        "--ignore-files-older-than-days",
+        type=float,
+        metavar="DAYS",
+        help="skip files last modified more than DAYS days ago",
+    )
+    what.add_argument(
         "--dry-run", action="store_true", help="show what would be uploaded; write nothing"
     )
     what.add_argument(
@@ -144,6 +186,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default: html, css, js, json, xml, svg, plain text)",
     )
 
+    meta = parser.add_argument_group("object metadata")
+    meta.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a header for every object: Cache-Control, Content-Disposition, "
+        "Content-Language, Expires or x-amz-meta-* (repeatable)",
+    )
+    meta.add_argument(
+        "--grant",
+        choices=CANNED_ACLS,
+        metavar="ACL",
+        help=f"a canned ACL: {', '.join(CANNED_ACLS)}",
+    )
+    meta.add_argument(
+        "--storage-class",
+        choices=STORAGE_CLASSES,
+        metavar="CLASS",
+        help=f"the storage class: {', '.join(STORAGE_CLASSES)}",
+    )
+    meta.add_argument("--sse", choices=SSE_MODES, help="server-side encryption: AES256 or aws:kms")
+    meta.add_argument(
+        "--sse-kms-key-id",
+        metavar="KEY_ID",
+        help="the KMS key for --sse aws:kms (default: the account's S3 key)",
+    )
+    meta.add_argument(
+        "--encrypt-key",
+        dest="sse",
+        action="store_const",
+        const="AES256",
+        help="the classic option name: the same as --sse AES256",
+    )
+
     speed = parser.add_argument_group("speed")
     speed.add_argument(
         "--processes",
@@ -167,6 +244,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         default=DEFAULT_MULTIPART_CHUNKSIZE,
         help="part size of multipart uploads (default 8MiB, at least 5MiB)",
+    )
+
+    records = parser.add_argument_group("records")
+    records.add_argument(
+        "--report",
+        metavar="FILE",
+        help="append one JSON line per file (local path or s3://bucket/key)",
+    )
+    records.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="skip files a report records as done (size and mtime unchanged); "
+        "the run's own lines are appended to it unless --report says otherwise",
     )
 
     out = parser.add_argument_group("output")
@@ -250,6 +340,10 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         concurrency=args.concurrency,
         multipart_threshold=args.multipart_threshold,
         multipart_chunksize=args.multipart_chunksize,
+        headers=metadata_headers(
+            args.header, args.grant, args.storage_class, args.sse, args.sse_kms_key_id
+        ),
+        file_filter=FileFilter.build(args.filter_rules, args.ignore_files_older_than_days),
         dry_run=args.dry_run,
         limit=args.limit,
         verbose=args.verbose,
@@ -297,11 +391,40 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     config = build_config(args)
     roots = resolve_sources(config.sources)
     check_bucket(config.endpoint, config.bucket)
-    started = time.monotonic()
-    summary = run_pipeline(config, roots, beam_options)
-    elapsed = time.monotonic() - started
+    with staged_records(config, args.report, args.resume) as config:
+        started = time.monotonic()
+        summary = run_pipeline(config, roots, beam_options)
+        elapsed = time.monotonic() - started
     if args.json:
         print(summary_json(summary, elapsed, config.dry_run))
     elif not args.quiet:
         print(summary_text(summary, elapsed, config.dry_run))
     return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+@contextlib.contextmanager
+def staged_records(
+    config: UploadConfig, report_uri: str | None, resume_uri: str | None
+) -> Iterator[UploadConfig]:
+    """The config with local report/resume paths; s3:// ones are copied in and out."""
+    from pipeline.transport.boto import make_client
+
+    report_uri = report_uri or resume_uri
+    with tempfile.TemporaryDirectory(prefix="s3pp-report-") as tmp:
+        client = None
+        if any(uri and report.is_remote(uri) for uri in (report_uri, resume_uri)):
+            client = make_client(config.endpoint)
+        resume_local = resume_uri
+        if resume_uri and report.is_remote(resume_uri):
+            resume_local = os.path.join(tmp, "resume.jsonl")
+            report.stage_in(resume_uri, resume_local, client)
+        report_local = report_uri
+        if report_uri and report_uri == resume_uri:
+            report_local = resume_local
+        elif report_uri and report.is_remote(report_uri):
+            report_local = os.path.join(tmp, "report.jsonl")
+        try:
+            yield dataclasses.replace(config, report_path=report_local, resume_path=resume_local)
+        finally:
+            if report_uri and report_local and report.is_remote(report_uri):
+                report.stage_out(report_local, report_uri, client)

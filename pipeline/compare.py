@@ -116,6 +116,12 @@ class DecidePutFn(InFlightDoFn[LocalFile | _Directory, HeadOutcome | ListOutcome
 
 def _done(file: LocalFile, action: Action, reason: str = "", error: str = "") -> object:
     result = FileResult(
-        path=file.path, key=file.key, action=action, size=file.size, reason=reason, error=error
+        path=file.path,
+        key=file.key,
+        action=action,
+        size=file.size,
+        mtime=file.mtime,
+        reason=reason,
+        error=error,
     )
     return beam.pvalue.TaggedOutput(DONE, result)

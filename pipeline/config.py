@@ -11,6 +11,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from pipeline.errors import UsageError
+from pipeline.filters import FileFilter
 
 DEFAULT_CONCURRENCY = 128
 DEFAULT_MULTIPART_THRESHOLD = 8 * 1024 * 1024
@@ -126,6 +127,10 @@ class UploadConfig:
     concurrency: int = DEFAULT_CONCURRENCY
     multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
     multipart_chunksize: int = DEFAULT_MULTIPART_CHUNKSIZE
+    headers: tuple[tuple[str, str], ...] = ()  # metadata sent with every PUT
+    file_filter: FileFilter = field(default_factory=FileFilter)
+    report_path: str | None = None  # local JSON-lines file, appended as results arrive
+    resume_path: str | None = None  # local report whose done files are skipped
     dry_run: bool = False
     limit: int | None = None
     verbose: int = 0

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from typing import IO
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline import source
+from pipeline import report, source
 from pipeline.compare import DONE, DecidePutFn
 from pipeline.config import UploadConfig
 from pipeline.records import Action, FileResult, LocalFile
@@ -24,21 +25,42 @@ FILES_LOGGER = logging.getLogger("pipeline.files")
 class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
     """Roots -> LocalFile (main) and FileResult for what cannot be read (``done``)."""
 
-    def __init__(self, prefix: str, limit: int | None) -> None:
+    def __init__(self, config: UploadConfig) -> None:
         super().__init__()
-        self._prefix = prefix
-        self._limit = limit
+        self._prefix = config.prefix
+        self._limit = config.limit
+        self._filter = config.file_filter
+        self._resume_path = config.resume_path
+        self._done: dict[str, tuple[str, int, float]] = {}
+
+    def setup(self) -> None:
+        if self._resume_path is not None:
+            self._done = report.load_done(self._resume_path)
 
     def process(self, roots: tuple[source.Root, ...]) -> Iterator[object]:
         found = 0
-        for item in source.walk(roots, self._prefix):
+        for item in source.walk(roots, self._prefix, self._filter):
             if isinstance(item, LocalFile):
                 if self._limit is not None and found >= self._limit:
                     return
                 found += 1
-                yield item
+                if self._done and report.is_recorded_done(item, self._done):
+                    yield beam.pvalue.TaggedOutput(DONE, _resumed(item))
+                else:
+                    yield item
             else:
                 yield beam.pvalue.TaggedOutput(DONE, item)
+
+
+def _resumed(file: LocalFile) -> FileResult:
+    return FileResult(
+        path=file.path,
+        key=file.key,
+        action=Action.SKIPPED,
+        size=file.size,
+        mtime=file.mtime,
+        reason="recorded done (resume)",
+    )
 
 
 class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
@@ -67,6 +89,29 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
         else:
             FILES_LOGGER.info("skip %s (%s)", result.path, result.reason)
         yield result
+
+
+class _WriteReportFn(beam.DoFn):  # type: ignore[misc]
+    """FileResult -> (one line appended to the report, flushed)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._path = path
+        self._file: IO[str] | None = None
+
+    def setup(self) -> None:
+        self._file = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 - closed in teardown
+
+    def process(self, result: FileResult) -> Iterator[None]:
+        assert self._file is not None
+        self._file.write(report.report_line(result))
+        self._file.flush()
+        return iter(())
+
+    def teardown(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def _write_summary(summary: Summary, path: str) -> None:
@@ -100,10 +145,7 @@ class UploadTree(beam.PTransform):  # type: ignore[misc]
         walked = (
             pbegin
             | "ListSources" >> beam.Create([self._roots])
-            | "WalkSources"
-            >> beam.ParDo(_WalkSourcesFn(config.prefix, config.limit)).with_outputs(
-                DONE, main="files"
-            )
+            | "WalkSources" >> beam.ParDo(_WalkSourcesFn(config)).with_outputs(DONE, main="files")
         )
         decided = walked.files | "DecidePut" >> beam.ParDo(DecidePutFn(config)).with_outputs(
             DONE, main="plans"
@@ -112,10 +154,15 @@ class UploadTree(beam.PTransform):  # type: ignore[misc]
         if self._reshuffle:  # spread uploads over workers; one local worker streams instead
             plans = plans | "Reshuffle" >> beam.Reshuffle()
         uploaded = plans | "Upload" >> beam.ParDo(UploadFn(config))
-        return (
+        results = (
             (walked[DONE], decided[DONE], uploaded)
             | "AllResults" >> beam.Flatten()
             | "CountResults" >> beam.ParDo(_CountResultsFn(config.bucket))
+        )
+        if config.report_path is not None:
+            _ = results | "WriteReport" >> beam.ParDo(_WriteReportFn(config.report_path))
+        return (
+            results
             | "Summarize" >> beam.CombineGlobally(SummarizeResults())
             | "WriteSummary" >> beam.Map(_write_summary, self._summary_path)
         )

@@ -5,32 +5,18 @@ Each failure is a UsageError with one line that says what to fix (exit code 2).
 
 from __future__ import annotations
 
-import botocore.config
 import botocore.exceptions
-import botocore.session
 
 from pipeline.config import Endpoint
 from pipeline.errors import UsageError
+from pipeline.transport.boto import make_client
 from pipeline.transport.credentials import botocore_credentials
-
-_CONNECT_TIMEOUT_S = 10
 
 
 def check_bucket(endpoint: Endpoint, bucket: str) -> None:
     """HEAD the bucket with the credentials boto3 finds."""
     botocore_credentials()
-    session = botocore.session.Session()
-    client = session.create_client(
-        "s3",
-        region_name=endpoint.region,
-        endpoint_url=endpoint.url,
-        config=botocore.config.Config(
-            connect_timeout=_CONNECT_TIMEOUT_S,
-            read_timeout=30,
-            retries={"max_attempts": 2, "mode": "standard"},
-            s3={"addressing_style": "path" if endpoint.path_style else "virtual"},
-        ),
-    )
+    client = make_client(endpoint, max_attempts=2)
     try:
         client.head_bucket(Bucket=bucket)
     except botocore.exceptions.ClientError as e:

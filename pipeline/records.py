@@ -50,6 +50,7 @@ class FileResult:
     key: str
     action: Action
     size: int = 0  # bytes of the local file
+    mtime: float = 0.0  # of the local file, when it was walked
     bytes_sent: int = 0  # bytes of the body PUT (after gzip)
     reason: str = ""  # why skipped or uploaded
     error: str = ""  # what went wrong, for FAILED

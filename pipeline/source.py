@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pipeline.errors import UsageError
+from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix, relative_key
 from pipeline.records import Action, FileResult, LocalFile
 
@@ -71,7 +72,9 @@ def _failed(path: str, key: str, error: str) -> FileResult:
     return FileResult(path=path, key=key, action=Action.FAILED, error=error)
 
 
-def _walk_directory(root: Root, prefix: str) -> Iterator[LocalFile | FileResult]:
+def _walk_directory(
+    root: Root, prefix: str, selected: FileFilter
+) -> Iterator[LocalFile | FileResult]:
     pending = [root.path]
     while pending:
         directory = pending.pop()
@@ -87,12 +90,15 @@ def _walk_directory(root: Root, prefix: str) -> Iterator[LocalFile | FileResult]
             if entry.is_dir(follow_symlinks=False):
                 subdirectories.append(entry.path)
             else:
-                yield from _walk_file(entry.path, root.base, prefix)
+                yield from _walk_file(entry.path, root.base, prefix, selected)
         pending.extend(reversed(subdirectories))
 
 
-def _walk_file(path: str, base: str, prefix: str) -> Iterator[LocalFile | FileResult]:
-    key = join_prefix(prefix, relative_key(path, base))
+def _walk_file(
+    path: str, base: str, prefix: str, selected: FileFilter
+) -> Iterator[LocalFile | FileResult]:
+    relative = relative_key(path, base)
+    key = join_prefix(prefix, relative)
     try:
         st = os.stat(path)
     except OSError as e:
@@ -100,6 +106,8 @@ def _walk_file(path: str, base: str, prefix: str) -> Iterator[LocalFile | FileRe
             yield _skipped(path, key, "broken symbolic link")
         else:
             yield _failed(path, key, f"cannot stat: {e.strerror}")
+        return
+    if selected.active and not selected.selects(relative, st.st_mtime):
         return
     if stat.S_ISDIR(st.st_mode):
         yield _skipped(path, key, "symbolic link to a directory (not followed)")
@@ -109,11 +117,14 @@ def _walk_file(path: str, base: str, prefix: str) -> Iterator[LocalFile | FileRe
         yield LocalFile(path=path, key=key, size=st.st_size, mtime=st.st_mtime)
 
 
-def walk(roots: tuple[Root, ...], prefix: str) -> Iterator[LocalFile | FileResult]:
+def walk(
+    roots: tuple[Root, ...], prefix: str, selected: FileFilter | None = None
+) -> Iterator[LocalFile | FileResult]:
     """Every file under ``roots`` as a LocalFile, and what could not be read as results."""
+    selected = selected or FileFilter()
     for root in roots:
         # A SOURCE named on the command line is walked even when it is a directory link.
         if os.path.isdir(root.path):
-            yield from _walk_directory(root, prefix)
+            yield from _walk_directory(root, prefix, selected)
         else:
-            yield from _walk_file(root.path, root.base, prefix)
+            yield from _walk_file(root.path, root.base, prefix, selected)

@@ -32,6 +32,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
                 key=file.key,
                 action=Action.WOULD_UPLOAD,
                 size=file.size,
+                mtime=file.mtime,
                 reason=plan.reason,
             )
             return
@@ -46,6 +47,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
                 key=file.key,
                 action=Action.FAILED,
                 size=file.size,
+                mtime=file.mtime,
                 error=f"cannot read: {e.strerror}",
             )
             return
@@ -70,6 +72,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
                     key=file.key,
                     action=Action.FAILED,
                     size=file.size,
+                    mtime=file.mtime,
                     error=outcome.error,
                     seconds=seconds,
                 )
@@ -80,6 +83,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
                 key=file.key,
                 action=Action.UPLOADED,
                 size=file.size,
+                mtime=file.mtime,
                 bytes_sent=upload.body.size,
                 reason=upload.plan.reason,
                 etag=outcome.etag,

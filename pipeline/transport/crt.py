@@ -222,6 +222,7 @@ class CrtTransport(Transport):
         ]
         if request.content_encoding:
             headers.append(("Content-Encoding", request.content_encoding))
+        headers.extend(self._config.headers)
         crt_request = self._client.make_request(
             type=S3RequestType.PUT_OBJECT,
             request=self._request("PUT", request.key, headers),

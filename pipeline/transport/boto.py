@@ -1,0 +1,26 @@
+"""A boto3 client for the control plane (bucket checks, report files), same endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.config
+import botocore.session
+
+from pipeline.config import Endpoint
+
+_CONNECT_TIMEOUT_S = 10
+
+
+def make_client(endpoint: Endpoint, max_attempts: int = 3) -> Any:
+    return botocore.session.Session().create_client(
+        "s3",
+        region_name=endpoint.region,
+        endpoint_url=endpoint.url,
+        config=botocore.config.Config(
+            connect_timeout=_CONNECT_TIMEOUT_S,
+            read_timeout=30,
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+            s3={"addressing_style": "path" if endpoint.path_style else "virtual"},
+        ),
+    )
