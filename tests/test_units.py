@@ -205,3 +205,34 @@ def test_walk_is_sorted_and_reports_special_files(tmp_path: Path) -> None:
     assert resolve_sources((str(tmp_path / "b" / "*.txt"),))[0] == Root(
         path=str(tmp_path / "b" / "1.txt"), base=str(tmp_path / "b")
     )
+
+
+def test_metadata_headers() -> None:
+    from pipeline.metadata import metadata_headers
+
+    assert metadata_headers(
+        ["Cache-Control: max-age=60", "x-amz-meta-a: b"], "public-read", "GLACIER", "aws:kms", "k1"
+    ) == (
+        ("Cache-Control", "max-age=60"),
+        ("x-amz-meta-a", "b"),
+        ("x-amz-acl", "public-read"),
+        ("x-amz-storage-class", "GLACIER"),
+        ("x-amz-server-side-encryption", "aws:kms"),
+        ("x-amz-server-side-encryption-aws-kms-key-id", "k1"),
+    )
+    with pytest.raises(UsageError, match="more than once"):
+        metadata_headers(["Expires: a", "expires: b"], None, None, None, None)
+    with pytest.raises(UsageError, match="needs --sse aws:kms"):
+        metadata_headers([], None, None, "AES256", "k1")
+
+
+def test_filters_last_matching_rule_wins() -> None:
+    from pipeline.filters import EXCLUDE, INCLUDE, FileFilter
+
+    rules = FileFilter.build([(EXCLUDE, "*.log"), (INCLUDE, "keep/*")], None)
+    assert rules.selects("a.txt", 0)
+    assert not rules.selects("x/b.log", 0)
+    assert rules.selects("keep/b.log", 0)
+    aged = FileFilter.build([], 1)
+    assert not aged.selects("a", 0)
+    assert aged.selects("a", 4102444800)  # year 2100

@@ -1,0 +1,165 @@
+"""End to end: selection, metadata, report and resume, asserted on the bucket."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import bucket_objects, make_tree
+
+TREE = {
+    "a.txt": b"a",
+    "b.log": b"b",
+    "logs/c.log": b"c",
+    "logs/keep.log": b"keep",
+    "img/d.png": b"\x89PNG",
+}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    return make_tree(tmp_path / "src", TREE)
+
+
+def test_include_exclude_last_rule_wins(
+    run_cli: Any, s3_client: Any, bucket: str, tree: Path
+) -> None:
+    result = run_cli(
+        "--bucket", bucket, "--exclude", "*.log", "--include", "logs/keep*", str(tree)
+    )  # fmt: skip
+
+    assert result.code == 0, result.stderr
+    assert set(bucket_objects(s3_client, bucket)) == {"a.txt", "logs/keep.log", "img/d.png"}
+
+
+def test_ignore_files_older_than_days(
+    run_cli: Any, s3_client: Any, bucket: str, tree: Path
+) -> None:
+    old = time.time() - 10 * 86400
+    os.utime(tree / "a.txt", (old, old))
+
+    result = run_cli("--bucket", bucket, "--ignore-files-older-than-days", "5", str(tree))
+
+    assert result.code == 0, result.stderr
+    assert "a.txt" not in bucket_objects(s3_client, bucket)
+    assert len(bucket_objects(s3_client, bucket)) == len(TREE) - 1
+
+
+def test_headers_and_metadata_are_stored(
+    run_cli: Any, s3_client: Any, bucket: str, tree: Path
+) -> None:
+    result = run_cli(
+        "--bucket", bucket, str(tree / "a.txt"),
+        "--header", "Cache-Control: max-age=60",
+        "--header", "Content-Disposition: attachment; filename=a.txt",
+        "--header", "Content-Language: en",
+        "--header", "x-amz-meta-origin: laptop",
+        "--storage-class", "STANDARD",
+    )  # fmt: skip
+
+    assert result.code == 0, result.stderr
+    head = s3_client.head_object(Bucket=bucket, Key="a.txt")
+    assert head["CacheControl"] == "max-age=60"
+    assert head["ContentDisposition"] == "attachment; filename=a.txt"
+    assert head["ContentLanguage"] == "en"
+    assert head["Metadata"] == {"origin": "laptop"}
+
+
+def test_storage_class_and_encryption_are_stored(
+    run_cli: Any, s3_client: Any, bucket: str, tree: Path
+) -> None:
+    result = run_cli(
+        "--bucket", bucket, "--storage-class", "STANDARD_IA", "--encrypt-key", str(tree / "a.txt")
+    )  # fmt: skip
+
+    assert result.code == 0, result.stderr
+    head = s3_client.head_object(Bucket=bucket, Key="a.txt")
+    assert head["StorageClass"] == "STANDARD_IA"
+    assert head["ServerSideEncryption"] == "AES256"
+
+
+@pytest.mark.parametrize(
+    ("header", "words"),
+    [
+        ("NoColon", "expected 'Name: value'"),
+        ("Bad Name: x", "not a valid header name"),
+        ("Cache-Control: a\u00e9", "printable ASCII"),
+        ("Content-Type: text/plain", "use --content-type"),
+        ("Authorization: x", "not allowed"),
+    ],
+)
+def test_invalid_headers_are_usage_errors(
+    run_cli: Any, s3_client: Any, bucket: str, tree: Path, header: str, words: str
+) -> None:
+    result = run_cli("--bucket", bucket, "--header", header, str(tree))
+
+    assert result.code == 2
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert bucket_objects(s3_client, bucket) == {}
+
+
+def _report(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_report_has_one_line_per_file(
+    run_cli: Any, bucket: str, tree: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.jsonl"
+
+    result = run_cli("--bucket", bucket, "--report", str(report), str(tree))
+
+    assert result.code == 0, result.stderr
+    lines = _report(report)
+    assert sorted(line["key"] for line in lines) == sorted(TREE)
+    line = next(line for line in lines if line["key"] == "logs/keep.log")
+    assert line["action"] == "uploaded"
+    assert line["source"] == str(tree / "logs/keep.log")
+    assert line["size"] == line["bytes_sent"] == 4
+    assert line["error"] == ""
+    assert line["etag"] == hashlib.md5(b"keep").hexdigest()
+
+
+def test_resume_skips_what_is_recorded_done(
+    run_cli: Any, s3_client: Any, bucket: str, tree: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "resume.jsonl"
+    first = run_cli("--bucket", bucket, "--limit", "2", "--resume", str(log), str(tree))
+    assert first.code == 0, first.stderr
+    done_first = {line["key"] for line in _report(log)}
+    assert len(done_first) == 2
+    s3_client.delete_object(Bucket=bucket, Key=sorted(done_first)[0])  # would be re-sent
+    (tree / "a.txt").write_bytes(b"changed since")  # recorded, but changed: decided again
+
+    second = run_cli("--bucket", bucket, "--resume", str(log), "--json", str(tree))
+
+    assert second.code == 0, second.stderr
+    lines = _report(log)[2:]
+    resumed = {line["key"] for line in lines if line["reason"] == "recorded done (resume)"}
+    assert resumed == done_first - {"a.txt"}
+    uploaded = {line["key"] for line in lines if line["action"] == "uploaded"}
+    assert uploaded == set(TREE) - resumed
+    objects = bucket_objects(s3_client, bucket)
+    assert objects["a.txt"] == b"changed since"
+    assert set(objects) == set(TREE) - (resumed & {sorted(done_first)[0]})
+
+
+def test_report_on_s3(run_cli: Any, s3_client: Any, bucket: str, tree: Path) -> None:
+    uri = f"s3://{bucket}/reports/run.jsonl"
+    first = run_cli("--bucket", bucket, "--prefix", "data", "--resume", uri, str(tree))
+    again = run_cli("--bucket", bucket, "--prefix", "data", "--resume", uri, "--json", str(tree))
+
+    assert first.code == 0, first.stderr
+    assert again.code == 0, again.stderr
+    assert again.summary["skipped"] == len(TREE)
+    body = s3_client.get_object(Bucket=bucket, Key="reports/run.jsonl")["Body"].read()
+    lines = [json.loads(line) for line in body.decode().splitlines()]
+    assert len(lines) == 2 * len(TREE)
+    assert {line["reason"] for line in lines[len(TREE) :]} == {"recorded done (resume)"}
