@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import re
@@ -33,6 +34,7 @@ from pipeline.metadata import CANNED_ACLS, SSE_MODES, STORAGE_CLASSES, metadata_
 
 PROG = "s3-parallel-put"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_GC_THRESHOLD = 50_000
 
 _EXAMPLES = """\
 examples:
@@ -388,6 +390,10 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     from pipeline.run import run_pipeline
     from pipeline.source import resolve_sources
 
+    # Beam and the per-file records make many short-lived objects: collect them less
+    # often, and never re-scan what the imports left behind.
+    gc.freeze()
+    gc.set_threshold(_GC_THRESHOLD, 20, 20)
     config = build_config(args)
     roots = resolve_sources(config.sources)
     check_bucket(config.endpoint, config.bucket)

@@ -22,6 +22,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pipeline.config import UploadConfig
 from pipeline.transport import Transport, open_transport
 
+IN_FLIGHT_BYTES = 64 * 1024 * 1024  # bodies of single PUTs in flight per worker
 Context = TypeVar("Context")
 Outcome = TypeVar("Outcome")
 
@@ -31,8 +32,9 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
         super().__init__()
         self._config = config
         self._transport: Transport | None = None
-        self._finished: queue.SimpleQueue[tuple[Context, Outcome]] | None = None
+        self._finished: queue.SimpleQueue[tuple[Context, int, Outcome]] | None = None
         self._pending = 0
+        self._pending_bytes = 0
 
     def transport(self) -> Transport:
         """This worker's transport, opened on first use (some runs need none)."""
@@ -43,6 +45,8 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
     def setup(self) -> None:
         self._finished = queue.SimpleQueue()
         self._pending = 0
+        self._pending_bytes = 0
+        self._pending_bytes = 0
 
     def teardown(self) -> None:
         if self._transport is not None:
@@ -53,41 +57,55 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
         """How many requests may be pending before ``submit`` waits."""
         return self._config.concurrency
 
+    def byte_budget(self) -> int:
+        """How many bytes of request bodies may be pending before ``submit`` waits."""
+        return IN_FLIGHT_BYTES
+
     @abc.abstractmethod
     def complete(self, context: Context, outcome: Outcome) -> Iterable[Any]:
         """The outputs for a finished request."""
 
-    def _queue(self) -> queue.SimpleQueue[tuple[Context, Outcome]]:
+    def _queue(self) -> queue.SimpleQueue[tuple[Context, int, Outcome]]:
         if self._finished is None:  # made in setup: a queue cannot be pickled with the DoFn
             self._finished = queue.SimpleQueue()
         return self._finished
 
-    def _finish(self, context: Context, outcome: Outcome) -> None:
-        self._queue().put((context, outcome))
+    def _finish(self, context: Context, size: int, outcome: Outcome) -> None:
+        self._queue().put((context, size, outcome))
+
+    def _full(self) -> bool:
+        return self._pending >= self.window() or self._pending_bytes >= self.byte_budget()
 
     def submit(
-        self, context: Context, start: Callable[[Callable[[Outcome], None]], None]
+        self,
+        context: Context,
+        start: Callable[[Callable[[Outcome], None]], None],
+        size: int = 0,
     ) -> Iterator[Any]:
-        """Start a request with ``start(on_done)``; yield the outputs of finished ones."""
-        self._pending += 1
-        start(functools.partial(self._finish, context))
-        yield from self._collect(wait=self._pending >= self.window())
+        """Start a request with ``start(on_done)``; yield the outputs of finished ones.
 
-    def _collect(self, wait: bool) -> Iterator[Any]:
+        ``size`` is what the request holds in memory while in flight (its body).
+        """
+        self._pending += 1
+        self._pending_bytes += size
+        start(functools.partial(self._finish, context, size))
+        wait = self._full()
         while self._pending:
             try:
-                context, outcome = self._queue().get(block=wait)
+                yield from self._complete_one(block=wait)
             except queue.Empty:
                 return
-            self._pending -= 1
-            wait = False
-            yield from self.complete(context, outcome)
+            wait = self._full()
+
+    def _complete_one(self, block: bool) -> Iterator[Any]:
+        context, size, outcome = self._queue().get(block=block)
+        self._pending -= 1
+        self._pending_bytes -= size
+        yield from self.complete(context, outcome)
 
     def finish_bundle(self) -> Iterator[Any]:
         while self._pending:
-            context, outcome = self._queue().get()
-            self._pending -= 1
-            for output in self.complete(context, outcome):
+            for output in self._complete_one(block=True):
                 yield _windowed(output)
 
 

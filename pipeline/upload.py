@@ -59,7 +59,9 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             content_encoding=spec.content_encoding,
         )
         upload = _Upload(plan=plan, body=body, started=time.monotonic(), cleanup=cleanup)
-        yield from self.submit(upload, lambda done: self.transport().put(request, done))
+        # A multipart body is buffered part by part within awscrt's own memory limit.
+        held = min(body.size, self._config.multipart_threshold)
+        yield from self.submit(upload, lambda done: self.transport().put(request, done), size=held)
 
     def complete(self, upload: _Upload, outcome: PutOutcome) -> Iterable[FileResult]:
         upload.cleanup.close()

@@ -35,6 +35,9 @@ from pipeline.transport.listing import parse_list_page
 
 _LOGGER = logging.getLogger(__name__)
 _THROUGHPUT_TARGET_GBPS = 10.0
+# What awscrt may buffer for multipart parts; small PUTs are bounded by the upload
+# DoFn's in-flight byte budget instead.
+MEMORY_LIMIT = 256 * 1024 * 1024  # the least awscrt accepts
 
 
 def _s3_error_text(status: int | None, body: bytes | None, fallback: str) -> str:
@@ -85,6 +88,7 @@ class CrtTransport(Transport):
             multipart_upload_threshold=config.multipart_threshold,
             throughput_target_gbps=_THROUGHPUT_TARGET_GBPS,
             max_active_connections_override=config.concurrency,
+            memory_limit=MEMORY_LIMIT,
         )
         self._host = config.endpoint.authority(config.bucket)
         self._lock = threading.Lock()
@@ -94,6 +98,15 @@ class CrtTransport(Transport):
     def _request(self, method: str, key: str, headers: list[tuple[str, str]]) -> HttpRequest:
         path = self._endpoint.path(self._config.bucket, key)
         return HttpRequest(method, path, HttpHeaders([("Host", self._host), *headers]))
+
+    def _start(self, token: object, fail: Callable[[str], None], **request: Any) -> None:
+        """make_request, keeping the request alive; a request refused at once fails."""
+        try:
+            started = self._client.make_request(**request)
+        except (RuntimeError, ValueError, OSError) as e:  # awscrt refuses bad arguments so
+            fail(str(e))
+            return
+        self._track(id(token), started)
 
     def _track(self, token: int, request: Any) -> None:
         """Keep ``request`` alive until its on_done has run (which may already be so)."""
@@ -138,14 +151,15 @@ class CrtTransport(Transport):
                 text = _s3_error_text(status, error_body, _crt_error_text(error))
                 on_head(HeadOutcome(error=f"HEAD failed: {text}"))
 
-        request = self._client.make_request(
+        self._start(
+            token,
+            lambda text: on_head(HeadOutcome(error=f"HEAD failed: {text}")),
             type=S3RequestType.DEFAULT,
             operation_name="HeadObject",
             request=self._request("HEAD", key, []),
             on_headers=on_headers,
             on_done=on_done,
         )
-        self._track(id(token), request)
 
     def list_directory(self, prefix: str, on_list: Callable[[ListOutcome], None]) -> None:
         objects: dict[str, RemoteObject] = {}
@@ -183,14 +197,15 @@ class CrtTransport(Transport):
                     on_list(ListOutcome(objects=objects))
 
             path = self._endpoint.bucket_path(self._config.bucket, query)
-            request = self._client.make_request(
+            self._start(
+                request_token,
+                lambda text: on_list(ListOutcome(objects={}, error=f"LIST failed: {text}")),
                 type=S3RequestType.DEFAULT,
                 operation_name="ListObjectsV2",
                 request=HttpRequest("GET", path, HttpHeaders([("Host", self._host)])),
                 on_body=on_body,
                 on_done=on_done,
             )
-            self._track(id(request_token), request)
 
         fetch(None)
 
@@ -223,7 +238,9 @@ class CrtTransport(Transport):
         if request.content_encoding:
             headers.append(("Content-Encoding", request.content_encoding))
         headers.extend(self._config.headers)
-        crt_request = self._client.make_request(
+        self._start(
+            token,
+            lambda text: on_put(PutOutcome(error=f"PUT failed: {text}")),
             type=S3RequestType.PUT_OBJECT,
             request=self._request("PUT", request.key, headers),
             send_filepath=request.path,
@@ -233,7 +250,6 @@ class CrtTransport(Transport):
             on_headers=on_headers,
             on_done=on_done,
         )
-        self._track(id(token), crt_request)
 
     def close(self) -> None:
         with self._lock:
