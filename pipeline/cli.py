@@ -19,11 +19,12 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
-from pipeline import __version__, report
+from pipeline import __version__, interrupt, report
 from pipeline.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MULTIPART_CHUNKSIZE,
     DEFAULT_MULTIPART_THRESHOLD,
+    DEFAULT_RETRIES,
     PutMode,
     UploadConfig,
     resolve_endpoint,
@@ -234,6 +235,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"transfers in flight per worker (default {DEFAULT_CONCURRENCY})",
     )
     speed.add_argument(
+        "--retries",
+        type=_non_negative,
+        default=DEFAULT_RETRIES,
+        metavar="N",
+        help=f"retries per request, with exponential backoff and jitter (default "
+        f"{DEFAULT_RETRIES}); a body the server found damaged is sent again up to N times",
+    )
+    speed.add_argument(
+        "--retry-mode",
+        choices=["standard", "adaptive"],
+        default="standard",
+        help="adaptive also slows down when the server throttles (503 SlowDown)",
+    )
+    speed.add_argument(
         "--multipart-threshold",
         type=parse_size,
         metavar="SIZE",
@@ -346,6 +361,8 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
             args.header, args.grant, args.storage_class, args.sse, args.sse_kms_key_id
         ),
         file_filter=FileFilter.build(args.filter_rules, args.ignore_files_older_than_days),
+        retries=args.retries,
+        retry_mode=args.retry_mode,
         dry_run=args.dry_run,
         limit=args.limit,
         verbose=args.verbose,
@@ -397,7 +414,7 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     config = build_config(args)
     roots = resolve_sources(config.sources)
     check_bucket(config.endpoint, config.bucket)
-    with staged_records(config, args.report, args.resume) as config:
+    with interrupt.graceful(), staged_records(config, args.report, args.resume) as config:
         started = time.monotonic()
         summary = run_pipeline(config, roots, beam_options)
         elapsed = time.monotonic() - started
@@ -405,6 +422,8 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
         print(summary_json(summary, elapsed, config.dry_run))
     elif not args.quiet:
         print(summary_text(summary, elapsed, config.dry_run))
+    if interrupt.requested():
+        return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.failed else EXIT_OK
 
 

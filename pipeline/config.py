@@ -14,6 +14,7 @@ from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
 
 DEFAULT_CONCURRENCY = 128
+DEFAULT_RETRIES = 5
 DEFAULT_MULTIPART_THRESHOLD = 8 * 1024 * 1024
 DEFAULT_MULTIPART_CHUNKSIZE = 8 * 1024 * 1024
 MIN_MULTIPART_CHUNKSIZE = 5 * 1024 * 1024
@@ -131,6 +132,8 @@ class UploadConfig:
     file_filter: FileFilter = field(default_factory=FileFilter)
     report_path: str | None = None  # local JSON-lines file, appended as results arrive
     resume_path: str | None = None  # local report whose done files are skipped
+    retries: int = DEFAULT_RETRIES  # per request (awscrt) and per file (damaged bodies)
+    retry_mode: str = "standard"  # or "adaptive": client-side rate limiting on throttling
     dry_run: bool = False
     limit: int | None = None
     verbose: int = 0
@@ -139,6 +142,8 @@ class UploadConfig:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise UsageError("--processes/--concurrency must be at least 1")
+        if not 0 <= self.retries <= 100:
+            raise UsageError("--retries must be between 0 and 100")
         if self.limit is not None and self.limit < 0:
             raise UsageError("--limit must not be negative")
         if self.multipart_chunksize < MIN_MULTIPART_CHUNKSIZE:

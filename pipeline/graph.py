@@ -11,7 +11,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline import report, source
+from pipeline import interrupt, report, source
 from pipeline.compare import DONE, DecidePutFn
 from pipeline.config import UploadConfig
 from pipeline.records import Action, FileResult, LocalFile
@@ -40,6 +40,8 @@ class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
     def process(self, roots: tuple[source.Root, ...]) -> Iterator[object]:
         found = 0
         for item in source.walk(roots, self._prefix, self._filter):
+            if interrupt.requested():
+                return
             if isinstance(item, LocalFile):
                 if self._limit is not None and found >= self._limit:
                     return

@@ -19,10 +19,12 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
+from pipeline import interrupt
 from pipeline.config import UploadConfig
 from pipeline.transport import Transport, open_transport
 
 IN_FLIGHT_BYTES = 64 * 1024 * 1024  # bodies of single PUTs in flight per worker
+_POLL_S = 0.5  # how often a wait looks for Ctrl-C
 Context = TypeVar("Context")
 Outcome = TypeVar("Outcome")
 
@@ -97,8 +99,20 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
                 return
             wait = self._full()
 
+    def on_interrupt(self) -> None:
+        """Called (repeatedly) while waiting after Ctrl-C/SIGTERM; e.g. cancel transfers."""
+
     def _complete_one(self, block: bool) -> Iterator[Any]:
-        context, size, outcome = self._queue().get(block=block)
+        if block:
+            while True:
+                try:
+                    context, size, outcome = self._queue().get(timeout=_POLL_S)
+                    break
+                except queue.Empty:
+                    if interrupt.requested():
+                        self.on_interrupt()
+        else:
+            context, size, outcome = self._queue().get(block=False)
         self._pending -= 1
         self._pending_bytes -= size
         yield from self.complete(context, outcome)

@@ -31,6 +31,7 @@ def summary_text(summary: Summary, elapsed: float, dry_run: bool) -> str:
         (
             f"{summary.files} files: {summary.uploaded} uploaded, {summary.skipped} skipped, "
             f"{summary.failed} failed"
+            + (f", {summary.retries} retried" if summary.retries else "")
             + (f", {summary.would_upload} would be uploaded (dry run)" if dry_run else "")
         ),
         (

@@ -56,3 +56,4 @@ class FileResult:
     error: str = ""  # what went wrong, for FAILED
     etag: str = ""
     seconds: float = 0.0
+    retries: int = 0  # whole-file attempts after the first (awscrt's own are not seen)

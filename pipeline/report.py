@@ -30,6 +30,7 @@ def report_line(result: FileResult) -> str:
         "bytes_sent": result.bytes_sent,
         "etag": result.etag,
         "seconds": round(result.seconds, 6),
+        "retries": result.retries,
         "error": result.error,
     }
     return json.dumps(record) + "\n"

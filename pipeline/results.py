@@ -25,10 +25,12 @@ class Summary:
     would_upload: int = 0
     bytes_uploaded: int = 0  # bytes sent in PUT bodies
     bytes_read: int = 0  # bytes of the local files uploaded
+    retries: int = 0  # whole-file attempts after the first
     failures: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, result: FileResult) -> None:
         self.files += 1
+        self.retries += result.retries
         if result.action is Action.UPLOADED:
             self.uploaded += 1
             self.bytes_uploaded += result.bytes_sent

@@ -1,24 +1,56 @@
-"""Uploading planned files: many PUTs in flight per worker, results as they finish."""
+"""Uploading planned files: many PUTs in flight per worker, results as they finish.
+
+A PUT whose body the server found damaged is sent again (up to ``--retries`` times);
+awscrt itself retries throttling, 5xx answers and broken connections with backoff. A
+file that changed or vanished while it was read is reported, never passed off as done.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
+from pipeline import interrupt
 from pipeline.body import Body, body_spec, prepared_body
 from pipeline.inflight import InFlightDoFn
-from pipeline.records import Action, FileResult, PutPlan
+from pipeline.records import Action, FileResult, LocalFile, PutPlan
 from pipeline.transport import PutOutcome, PutRequest
 
 
 @dataclass
 class _Upload:
     plan: PutPlan
-    body: Body
+    request: PutRequest
     started: float
-    cleanup: contextlib.ExitStack
+    cleanup: contextlib.ExitStack | None  # owns a gzipped body's temporary file
+    attempt: int = 0
+
+
+def _result(file: LocalFile, action: Action, **fields: Any) -> FileResult:
+    return replace(
+        FileResult(path=file.path, key=file.key, action=action, size=file.size, mtime=file.mtime),
+        **fields,
+    )
+
+
+def _change_since_walk(file: LocalFile) -> str:
+    """Why the file on disk is no longer the one walked, or ''."""
+    try:
+        st = os.stat(file.path)
+    except FileNotFoundError:
+        return "the file vanished while it was uploaded"
+    except OSError as e:
+        return f"cannot stat after upload: {e.strerror}"
+    if st.st_size != file.size or st.st_mtime != file.mtime:
+        return (
+            "the file changed while it was uploaded; the object may hold a mix of old "
+            "and new bytes: run again"
+        )
+    return ""
 
 
 class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
@@ -27,30 +59,31 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
     def process(self, plan: PutPlan) -> Iterator[FileResult]:
         file = plan.file
         if self._config.dry_run:
-            yield FileResult(
-                path=file.path,
-                key=file.key,
-                action=Action.WOULD_UPLOAD,
-                size=file.size,
-                mtime=file.mtime,
-                reason=plan.reason,
-            )
+            yield _result(file, Action.WOULD_UPLOAD, reason=plan.reason)
             return
-        spec = body_spec(file, self._config)
-        cleanup = contextlib.ExitStack()
+        if interrupt.requested():
+            yield _result(file, Action.FAILED, error="interrupted before upload")
+            return
         try:
-            body = cleanup.enter_context(prepared_body(file, spec))
+            upload = self._prepare(plan)
         except OSError as e:
-            cleanup.close()
-            yield FileResult(
-                path=file.path,
-                key=file.key,
-                action=Action.FAILED,
-                size=file.size,
-                mtime=file.mtime,
-                error=f"cannot read: {e.strerror}",
-            )
+            yield _result(file, Action.FAILED, error=f"cannot read: {e.strerror}")
             return
+        yield from self._send(upload)
+
+    def _prepare(self, plan: PutPlan) -> _Upload:
+        file = plan.file
+        spec = body_spec(file, self._config)
+        cleanup = None
+        if spec.gzip:
+            cleanup = contextlib.ExitStack()
+            try:
+                body = cleanup.enter_context(prepared_body(file, spec))
+            except BaseException:
+                cleanup.close()
+                raise
+        else:
+            body = Body(path=file.path, size=file.size)
         request = PutRequest(
             key=file.key,
             path=body.path,
@@ -58,37 +91,49 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             content_type=spec.content_type,
             content_encoding=spec.content_encoding,
         )
-        upload = _Upload(plan=plan, body=body, started=time.monotonic(), cleanup=cleanup)
+        return _Upload(plan=plan, request=request, started=time.monotonic(), cleanup=cleanup)
+
+    def _send(self, upload: _Upload) -> Iterator[FileResult]:
         # A multipart body is buffered part by part within awscrt's own memory limit.
-        held = min(body.size, self._config.multipart_threshold)
-        yield from self.submit(upload, lambda done: self.transport().put(request, done), size=held)
+        held = min(upload.request.size, self._config.multipart_threshold)
+        yield from self.submit(
+            upload, lambda done: self.transport().put(upload.request, done), size=held
+        )
+
+    def on_interrupt(self) -> None:
+        if self._transport is not None:
+            self._transport.cancel_all()
 
     def complete(self, upload: _Upload, outcome: PutOutcome) -> Iterable[FileResult]:
-        upload.cleanup.close()
+        retry = (
+            outcome.error
+            and outcome.retryable
+            and upload.attempt < self._config.retries
+            and not interrupt.requested()
+        )
+        if retry:
+            upload.attempt += 1
+            return self._send(upload)
+        if upload.cleanup is not None:
+            upload.cleanup.close()
         file = upload.plan.file
         seconds = time.monotonic() - upload.started
-        if outcome.error:
+        change = _change_since_walk(file)
+        if outcome.error or change:
+            error = "; ".join(part for part in (change, outcome.error) if part)
+            if interrupt.requested() and "CANCELED" in outcome.error:
+                error = "interrupted; the upload was aborted"
             return [
-                FileResult(
-                    path=file.path,
-                    key=file.key,
-                    action=Action.FAILED,
-                    size=file.size,
-                    mtime=file.mtime,
-                    error=outcome.error,
-                    seconds=seconds,
-                )
+                _result(file, Action.FAILED, error=error, seconds=seconds, retries=upload.attempt)
             ]
         return [
-            FileResult(
-                path=file.path,
-                key=file.key,
-                action=Action.UPLOADED,
-                size=file.size,
-                mtime=file.mtime,
-                bytes_sent=upload.body.size,
+            _result(
+                file,
+                Action.UPLOADED,
+                bytes_sent=upload.request.size,
                 reason=upload.plan.reason,
                 etag=outcome.etag,
                 seconds=seconds,
+                retries=upload.attempt,
             )
         ]

@@ -26,6 +26,7 @@ class PutRequest:
 class PutOutcome:
     etag: str = ""
     error: str = ""  # empty when the object was stored
+    retryable: bool = False  # worth sending again (e.g. the body was damaged on the way)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def put(self, request: PutRequest, on_done: Callable[[PutOutcome], None]) -> None:
         """Store a file; large ones go as a multipart upload that is aborted on failure."""
+
+    @abc.abstractmethod
+    def cancel_all(self) -> None:
+        """Cancel every request in flight (multipart uploads are aborted)."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -19,6 +19,8 @@ from awscrt.s3 import (
     S3Client,
     S3RequestTlsMode,
     S3RequestType,
+    S3RetryConfig,
+    S3RetryMode,
 )
 
 from pipeline.config import UploadConfig
@@ -40,17 +42,34 @@ _THROUGHPUT_TARGET_GBPS = 10.0
 MEMORY_LIMIT = 256 * 1024 * 1024  # the least awscrt accepts
 
 
+# Errors awscrt does not retry itself but a new attempt can cure: the body was damaged
+# on the way (the server's checksum check failed) or arrived too slowly.
+RETRYABLE_CODES = frozenset(
+    {
+        "BadDigest",
+        "InvalidDigest",
+        "XAmzContentChecksumMismatch",
+        "XAmzContentSHA256Mismatch",
+        "RequestTimeout",
+        "IncompleteBody",
+    }
+)
+
+
+def _s3_error_code(body: bytes | None) -> tuple[str, str]:
+    """(Code, Message) of an S3 error response body."""
+    if not body:
+        return "", ""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return "", ""
+    return root.findtext("Code") or "", root.findtext("Message") or ""
+
+
 def _s3_error_text(status: int | None, body: bytes | None, fallback: str) -> str:
-    """'403 AccessDenied: Access Denied' from an S3 error response, or ``fallback``."""
-    code = message = ""
-    if body:
-        try:
-            root = ET.fromstring(body)
-        except ET.ParseError:
-            root = None
-        if root is not None:
-            code = root.findtext("Code") or ""
-            message = root.findtext("Message") or ""
+    """'HTTP 403 AccessDenied: Access Denied' from an S3 error response, or ``fallback``."""
+    code, message = _s3_error_code(body)
     if status:
         detail = ": ".join(part for part in (code, message) if part)
         return f"HTTP {status} {detail}".strip()
@@ -89,6 +108,14 @@ class CrtTransport(Transport):
             throughput_target_gbps=_THROUGHPUT_TARGET_GBPS,
             max_active_connections_override=config.concurrency,
             memory_limit=MEMORY_LIMIT,
+            retry_config=S3RetryConfig(
+                max_retries=config.retries,
+                retry_mode=(
+                    S3RetryMode.ADAPTIVE
+                    if config.retry_mode == "adaptive"
+                    else S3RetryMode.STANDARD
+                ),
+            ),
         )
         self._host = config.endpoint.authority(config.bucket)
         self._lock = threading.Lock()
@@ -229,7 +256,8 @@ class CrtTransport(Transport):
                 on_put(PutOutcome(etag=seen.get("etag", "")))
             else:
                 text = _s3_error_text(status_code, error_body, _crt_error_text(error))
-                on_put(PutOutcome(error=f"PUT failed: {text}"))
+                retryable = _s3_error_code(error_body)[0] in RETRYABLE_CODES
+                on_put(PutOutcome(error=f"PUT failed: {text}", retryable=retryable))
 
         headers = [
             ("Content-Length", str(request.size)),
@@ -250,6 +278,12 @@ class CrtTransport(Transport):
             on_headers=on_headers,
             on_done=on_done,
         )
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            live = list(self._live.values())
+        for request in live:
+            request.cancel()
 
     def close(self) -> None:
         with self._lock:
