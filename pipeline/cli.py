@@ -120,6 +120,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument(
         "--region", help="the bucket's region (default: from the AWS config, else us-east-1)"
     )
+    target.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="trust the CA certificates in this PEM file (default: AWS_CA_BUNDLE, else the "
+        "system's); certificate checks are always on",
+    )
     secure = target.add_mutually_exclusive_group()
     secure.add_argument(
         "--secure", dest="secure", action="store_true", default=None, help="use https (the default)"
@@ -345,6 +351,9 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
     from pipeline.transport.credentials import default_region
 
     region = args.region or default_region() or "us-east-1"
+    ca_bundle = args.ca_bundle or os.environ.get("AWS_CA_BUNDLE") or None
+    if ca_bundle is not None and not os.path.isfile(ca_bundle):
+        raise UsageError(f"--ca-bundle {ca_bundle!r} is not a file")
     endpoint = resolve_endpoint(args.endpoint_url, region, args.secure, args.bucket)
     return UploadConfig(
         bucket=args.bucket,
@@ -361,6 +370,7 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
             args.header, args.grant, args.storage_class, args.sse, args.sse_kms_key_id
         ),
         file_filter=FileFilter.build(args.filter_rules, args.ignore_files_older_than_days),
+        ca_bundle=ca_bundle,
         retries=args.retries,
         retry_mode=args.retry_mode,
         dry_run=args.dry_run,
@@ -413,7 +423,7 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     gc.set_threshold(_GC_THRESHOLD, 20, 20)
     config = build_config(args)
     roots = resolve_sources(config.sources)
-    check_bucket(config.endpoint, config.bucket)
+    check_bucket(config.endpoint, config.bucket, config.ca_bundle)
     with interrupt.graceful(), staged_records(config, args.report, args.resume) as config:
         started = time.monotonic()
         summary = run_pipeline(config, roots, beam_options)
@@ -438,7 +448,7 @@ def staged_records(
     with tempfile.TemporaryDirectory(prefix="s3pp-report-") as tmp:
         client = None
         if any(uri and report.is_remote(uri) for uri in (report_uri, resume_uri)):
-            client = make_client(config.endpoint)
+            client = make_client(config.endpoint, config.ca_bundle)
         resume_local = resume_uri
         if resume_uri and report.is_remote(resume_uri):
             resume_local = os.path.join(tmp, "resume.jsonl")

@@ -11,8 +11,6 @@ import collections
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-import apache_beam as beam
-
 from pipeline.body import body_etag, body_spec
 from pipeline.config import PutMode
 from pipeline.decide import decide_put
@@ -21,7 +19,6 @@ from pipeline.naming import key_problem
 from pipeline.records import Action, FileResult, LocalFile, PutPlan, RemoteObject
 from pipeline.transport import HeadOutcome, ListOutcome
 
-DONE = "done"  # tag of the FileResults that need no upload
 HEAD_WHEN_LIMIT_AT_MOST = 100  # fewer files than this: a HEAD each beats listing directories
 _LISTINGS_KEPT = 8  # finished directory listings remembered per worker
 
@@ -39,7 +36,7 @@ class _Directory:
 
 
 class DecidePutFn(InFlightDoFn[LocalFile | _Directory, HeadOutcome | ListOutcome]):
-    """LocalFile -> PutPlan (main output) or FileResult (tagged ``done``)."""
+    """LocalFile -> PutPlan, or FileResult when no upload is needed; FileResult passes."""
 
     def setup(self) -> None:
         super().setup()
@@ -50,7 +47,10 @@ class DecidePutFn(InFlightDoFn[LocalFile | _Directory, HeadOutcome | ListOutcome
         limit = self._config.limit
         self._use_head = limit is not None and limit <= HEAD_WHEN_LIMIT_AT_MOST
 
-    def process(self, file: LocalFile) -> Iterator[object]:
+    def process(self, file: LocalFile | FileResult) -> Iterator[object]:
+        if isinstance(file, FileResult):
+            yield file
+            return
         problem = key_problem(file.key)
         if problem is not None:
             yield _done(file, Action.FAILED, error=problem)
@@ -114,7 +114,7 @@ class DecidePutFn(InFlightDoFn[LocalFile | _Directory, HeadOutcome | ListOutcome
             yield _done(file, Action.SKIPPED, reason=reason)
 
 
-def _done(file: LocalFile, action: Action, reason: str = "", error: str = "") -> object:
+def _done(file: LocalFile, action: Action, reason: str = "", error: str = "") -> FileResult:
     result = FileResult(
         path=file.path,
         key=file.key,
@@ -124,4 +124,4 @@ def _done(file: LocalFile, action: Action, reason: str = "", error: str = "") ->
         reason=reason,
         error=error,
     )
-    return beam.pvalue.TaggedOutput(DONE, result)
+    return result

@@ -132,6 +132,7 @@ class UploadConfig:
     file_filter: FileFilter = field(default_factory=FileFilter)
     report_path: str | None = None  # local JSON-lines file, appended as results arrive
     resume_path: str | None = None  # local report whose done files are skipped
+    ca_bundle: str | None = None  # PEM file of certificates to trust instead of the system's
     retries: int = DEFAULT_RETRIES  # per request (awscrt) and per file (damaged bodies)
     retry_mode: str = "standard"  # or "adaptive": client-side rate limiting on throttling
     dry_run: bool = False

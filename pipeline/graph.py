@@ -12,8 +12,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline import interrupt, report, source
-from pipeline.compare import DONE, DecidePutFn
+from pipeline.compare import DecidePutFn
 from pipeline.config import UploadConfig
+from pipeline.naming import printable
 from pipeline.records import Action, FileResult, LocalFile
 from pipeline.results import SummarizeResults, Summary
 from pipeline.upload import UploadFn
@@ -23,7 +24,7 @@ FILES_LOGGER = logging.getLogger("pipeline.files")
 
 
 class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
-    """Roots -> LocalFile (main) and FileResult for what cannot be read (``done``)."""
+    """Roots -> LocalFile, or FileResult for what is skipped or cannot be read."""
 
     def __init__(self, config: UploadConfig) -> None:
         super().__init__()
@@ -47,11 +48,11 @@ class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
                     return
                 found += 1
                 if self._done and report.is_recorded_done(item, self._done):
-                    yield beam.pvalue.TaggedOutput(DONE, _resumed(item))
+                    yield _resumed(item)
                 else:
                     yield item
             else:
-                yield beam.pvalue.TaggedOutput(DONE, item)
+                yield item
 
 
 def _resumed(file: LocalFile) -> FileResult:
@@ -81,15 +82,16 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
         self._files.inc()
         self._by_action[result.action].inc()
         self._bytes.inc(result.bytes_sent)
-        target = f"s3://{self._bucket}/{result.key}"
         if result.action is Action.FAILED:
-            FILES_LOGGER.error("ERROR %s: %s", result.path, result.error)
-        elif result.action is Action.UPLOADED:
-            FILES_LOGGER.info("upload %s -> %s (%s)", result.path, target, result.reason)
-        elif result.action is Action.WOULD_UPLOAD:
-            FILES_LOGGER.info("would upload %s -> %s (%s)", result.path, target, result.reason)
-        else:
-            FILES_LOGGER.info("skip %s (%s)", result.path, result.reason)
+            FILES_LOGGER.error("ERROR %s: %s", printable(result.path), result.error)
+        elif FILES_LOGGER.isEnabledFor(logging.INFO):
+            path, target = printable(result.path), printable(f"s3://{self._bucket}/{result.key}")
+            if result.action is Action.UPLOADED:
+                FILES_LOGGER.info("upload %s -> %s (%s)", path, target, result.reason)
+            elif result.action is Action.WOULD_UPLOAD:
+                FILES_LOGGER.info("would upload %s -> %s (%s)", path, target, result.reason)
+            else:
+                FILES_LOGGER.info("skip %s (%s)", path, result.reason)
         yield result
 
 
@@ -144,21 +146,19 @@ class UploadTree(beam.PTransform):  # type: ignore[misc]
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         config = self._config
-        walked = (
+        # One line of steps, each passing on the results it does not act on: no Flatten,
+        # so on the local runner every file streams from walk to summary in one stage.
+        plans = (
             pbegin
             | "ListSources" >> beam.Create([self._roots])
-            | "WalkSources" >> beam.ParDo(_WalkSourcesFn(config)).with_outputs(DONE, main="files")
+            | "WalkSources" >> beam.ParDo(_WalkSourcesFn(config))
+            | "DecidePut" >> beam.ParDo(DecidePutFn(config))
         )
-        decided = walked.files | "DecidePut" >> beam.ParDo(DecidePutFn(config)).with_outputs(
-            DONE, main="plans"
-        )
-        plans = decided.plans
         if self._reshuffle:  # spread uploads over workers; one local worker streams instead
             plans = plans | "Reshuffle" >> beam.Reshuffle()
-        uploaded = plans | "Upload" >> beam.ParDo(UploadFn(config))
         results = (
-            (walked[DONE], decided[DONE], uploaded)
-            | "AllResults" >> beam.Flatten()
+            plans
+            | "Upload" >> beam.ParDo(UploadFn(config))
             | "CountResults" >> beam.ParDo(_CountResultsFn(config.bucket))
         )
         if config.report_path is not None:

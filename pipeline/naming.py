@@ -33,3 +33,8 @@ def key_problem(key: str) -> str | None:
     if len(encoded) > MAX_KEY_BYTES:
         return f"key is {len(encoded)} bytes long; S3 allows at most {MAX_KEY_BYTES}"
     return None
+
+
+def printable(path: str) -> str:
+    """``path`` for a terminal or log: undecodable bytes shown as \\xNN escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

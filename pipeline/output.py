@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pipeline.naming import printable
 from pipeline.results import Summary
 
 
@@ -21,7 +22,7 @@ def summary_json(summary: Summary, elapsed: float, dry_run: bool) -> str:
     data["elapsed_seconds"] = round(elapsed, 3)
     data["files_per_second"] = round(summary.files / elapsed, 1) if elapsed else 0.0
     data["dry_run"] = dry_run
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps(data)  # ASCII: undecodable names survive as \udcXX escapes
 
 
 def summary_text(summary: Summary, elapsed: float, dry_run: bool) -> str:
@@ -40,7 +41,7 @@ def summary_text(summary: Summary, elapsed: float, dry_run: bool) -> str:
         ),
     ]
     for failure in summary.failures:
-        lines.append(f"  failed: {failure['path']}: {failure['error']}")
+        lines.append(f"  failed: {printable(failure['path'])}: {failure['error']}")
     if summary.failed > len(summary.failures):
         lines.append(f"  ... and {summary.failed - len(summary.failures)} more failures")
     return "\n".join(lines)

@@ -13,10 +13,10 @@ from pipeline.transport.boto import make_client
 from pipeline.transport.credentials import botocore_credentials
 
 
-def check_bucket(endpoint: Endpoint, bucket: str) -> None:
+def check_bucket(endpoint: Endpoint, bucket: str, ca_bundle: str | None) -> None:
     """HEAD the bucket with the credentials boto3 finds."""
     botocore_credentials()
-    client = make_client(endpoint, max_attempts=2)
+    client = make_client(endpoint, ca_bundle, max_attempts=2)
     try:
         client.head_bucket(Bucket=bucket)
     except botocore.exceptions.ClientError as e:
@@ -35,7 +35,10 @@ def check_bucket(endpoint: Endpoint, bucket: str) -> None:
             ) from e
         raise UsageError(f"cannot use bucket {bucket!r}: HTTP {status} {e}") from e
     except botocore.exceptions.SSLError as e:
-        raise UsageError(f"TLS handshake with {endpoint.url} failed: {e}") from e
+        raise UsageError(
+            f"TLS certificate check of {endpoint.url} failed (for a private CA, pass "
+            f"--ca-bundle FILE): {e}"
+        ) from e
     except (
         botocore.exceptions.EndpointConnectionError,
         botocore.exceptions.ConnectTimeoutError,

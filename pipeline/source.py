@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
-from pipeline.naming import join_prefix, relative_key
+from pipeline.naming import join_prefix, printable, relative_key
 from pipeline.records import Action, FileResult, LocalFile
 
 _LOGGER = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def resolve_sources(sources: tuple[str, ...]) -> tuple[Root, ...]:
 
 
 def _skipped(path: str, key: str, reason: str) -> FileResult:
-    _LOGGER.warning("skipping %s: %s", path, reason)
+    _LOGGER.warning("skipping %s: %s", printable(path), reason)
     return FileResult(path=path, key=key, action=Action.SKIPPED, reason=reason)
 
 

@@ -54,9 +54,12 @@ def _change_since_walk(file: LocalFile) -> str:
 
 
 class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
-    """PutPlan -> FileResult."""
+    """PutPlan -> FileResult; a FileResult passes."""
 
-    def process(self, plan: PutPlan) -> Iterator[FileResult]:
+    def process(self, plan: PutPlan | FileResult) -> Iterator[FileResult]:
+        if isinstance(plan, FileResult):
+            yield plan
+            return
         file = plan.file
         if self._config.dry_run:
             yield _result(file, Action.WOULD_UPLOAD, reason=plan.reason)

@@ -68,18 +68,45 @@ def _free_port(taken: set[int]) -> int:
 class LocalS3:
     """A SeaweedFS S3 server on loopback; use as a context manager."""
 
-    def __init__(self, workdir: str | None = None) -> None:
+    def __init__(self, workdir: str | None = None, tls: bool = False) -> None:
         self._own_dir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="locals3-"))
         self.access_key = "LOCALS3" + secrets.token_hex(6).upper()
         self.secret_key = secrets.token_urlsafe(30)
         self.region = "us-east-1"
         self.port = 0
+        self.https_port = 0
+        self.tls = tls
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{_LOOPBACK}:{self.port}"
+
+    @property
+    def https_endpoint_url(self) -> str:
+        return f"https://{_LOOPBACK}:{self.https_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The self-signed certificate of the https port (with ``tls=True``)."""
+        return self.workdir / "cert.pem"
+
+    def _make_certificate(self) -> list[str]:
+        subprocess.run(
+            [
+                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                "-keyout", str(self.workdir / "key.pem"), "-out", str(self.ca_file),
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        return [
+            f"-s3.port.https={self.https_port}",
+            f"-s3.cert.file={self.ca_file}",
+            f"-s3.key.file={self.workdir / 'key.pem'}",
+        ]
 
     def env(self) -> dict[str, str]:
         """Environment for a child process that should talk to this server."""
@@ -101,6 +128,10 @@ class LocalS3:
         taken: set[int] = set()
         ports = {name: _free_port(taken) for name in ("master", "volume", "filer", "s3")}
         self.port = ports["s3"]
+        tls_args: list[str] = []
+        if self.tls:
+            self.https_port = _free_port(taken)
+            tls_args = self._make_certificate()
         config = self.workdir / "s3.json"
         identity = {
             "name": "tester",
@@ -127,8 +158,10 @@ class LocalS3:
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
                 "-admin.ui=false",
+                "-master.telemetry=false",  # never send anything off this machine
                 "-webdav=false",
                 f"-s3.config={config}",
+                *tls_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -150,11 +183,15 @@ class LocalS3:
                 raise RuntimeError(f"weed exited early; see {self.workdir / 'weed.log'}")
             try:
                 with urllib.request.urlopen(self.endpoint_url + "/", timeout=2):
-                    return
+                    pass
             except urllib.error.HTTPError:
-                return  # the S3 gateway answered (403 for an anonymous listing)
+                pass  # the S3 gateway answered (403 for an anonymous listing)
             except OSError:
                 time.sleep(0.1)
+                continue
+            if not self.tls or not _port_is_free(self.https_port):
+                return  # and the https port, when asked for, is taken: it listens
+            time.sleep(0.1)
         raise RuntimeError(f"SeaweedFS S3 did not answer within {_START_TIMEOUT_S:.0f} s")
 
     def stop(self) -> None:

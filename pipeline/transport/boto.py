@@ -12,11 +12,12 @@ from pipeline.config import Endpoint
 _CONNECT_TIMEOUT_S = 10
 
 
-def make_client(endpoint: Endpoint, max_attempts: int = 3) -> Any:
+def make_client(endpoint: Endpoint, ca_bundle: str | None, max_attempts: int = 3) -> Any:
     return botocore.session.Session().create_client(
         "s3",
         region_name=endpoint.region,
         endpoint_url=endpoint.url,
+        verify=ca_bundle if ca_bundle else True,
         config=botocore.config.Config(
             connect_timeout=_CONNECT_TIMEOUT_S,
             read_timeout=30,

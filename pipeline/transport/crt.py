@@ -11,7 +11,13 @@ from typing import Any
 
 from awscrt.auth import AwsCredentials, AwsCredentialsProvider
 from awscrt.http import HttpHeaders, HttpRequest
-from awscrt.io import ClientBootstrap, DefaultHostResolver, EventLoopGroup
+from awscrt.io import (
+    ClientBootstrap,
+    ClientTlsContext,
+    DefaultHostResolver,
+    EventLoopGroup,
+    TlsContextOptions,
+)
 from awscrt.s3 import (
     S3ChecksumAlgorithm,
     S3ChecksumConfig,
@@ -94,6 +100,12 @@ class CrtTransport(Transport):
             frozen = credentials.get_frozen_credentials()
             return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
 
+        tls_options = None
+        if config.endpoint.secure:
+            context_options = TlsContextOptions()
+            if config.ca_bundle:
+                context_options.override_default_trust_store_from_path(None, config.ca_bundle)
+            tls_options = ClientTlsContext(context_options).new_connection_options()
         event_loops = EventLoopGroup()
         bootstrap = ClientBootstrap(event_loops, DefaultHostResolver(event_loops))
         self._client = S3Client(
@@ -103,6 +115,7 @@ class CrtTransport(Transport):
                 S3RequestTlsMode.ENABLED if config.endpoint.secure else S3RequestTlsMode.DISABLED
             ),
             credential_provider=AwsCredentialsProvider.new_delegate(load),
+            tls_connection_options=tls_options,
             part_size=config.multipart_chunksize,
             multipart_upload_threshold=config.multipart_threshold,
             throughput_target_gbps=_THROUGHPUT_TARGET_GBPS,
