@@ -31,7 +31,7 @@ class BodySpec:
 
 
 def body_spec(file: LocalFile, config: UploadConfig) -> BodySpec:
-    content_type = content.content_type_for(file.key, config.content_type)
+    content_type = content.content_type_for(file.key, file.path, config.content_type)
     gz = config.gzip and content.should_gzip(content_type, config.gzip_types)
     return BodySpec(content_type=content_type, gzip=gz)
 

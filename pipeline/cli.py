@@ -16,6 +16,7 @@ import re
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
@@ -162,6 +163,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip files whose path relative to SOURCE matches (repeatable)",
     )
     what.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="walk into linked directories too (each directory once; links to files "
+        "are always uploaded)",
+    )
+    what.add_argument(
         "--ignore-files-older-than-days",
         type=float,
         metavar="DAYS",
@@ -179,7 +186,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--content-type",
         metavar="TYPE",
         default="guess",
-        help="a fixed Content-Type, or 'guess' (default) from the file name",
+        help="'guess' (default) by the file name, 'magic' by the first bytes, or a fixed type",
     )
     body.add_argument(
         "--gzip",
@@ -292,7 +299,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     out.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     out.add_argument(
-        "--json", action="store_true", help="print the summary as one JSON object on stdout"
+        "--no-progress",
+        action="store_true",
+        help="no live progress bar (shown on a terminal unless -q, -v or --json)",
+    )
+    out.add_argument(
+        "--log-filename",
+        metavar="FILE",
+        help="write the log (warnings, per-file lines, -vv debug) to FILE instead of stderr",
+    )
+    out.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON object on stdout; with -v also one per file",
     )
     out.add_argument("--version", action="version", version=f"{PROG} {__version__}")
 
@@ -369,6 +388,7 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         headers=metadata_headers(
             args.header, args.grant, args.storage_class, args.sse, args.sse_kms_key_id
         ),
+        follow_symlinks=args.follow_symlinks,
         file_filter=FileFilter.build(args.filter_rules, args.ignore_files_older_than_days),
         ca_bundle=ca_bundle,
         retries=args.retries,
@@ -376,25 +396,49 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         dry_run=args.dry_run,
         limit=args.limit,
         verbose=args.verbose,
+        json_lines=args.json and args.verbose >= 1,
+        run_id=uuid.uuid4().hex,
         sources=tuple(args.sources),
     )
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
+    """Logs to stderr (or --log-filename); one line per file to stdout with -v/--dry-run."""
+    debug = args.verbose >= 2
+    if args.log_filename:
+        try:
+            log: logging.Handler = logging.FileHandler(
+                args.log_filename, encoding="utf-8", errors="backslashreplace"
+            )
+        except OSError as e:
+            raise UsageError(f"--log-filename {args.log_filename!r}: {e.strerror}") from e
+        log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        log = logging.StreamHandler(sys.stderr)
+        log.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if args.verbose >= 2 else logging.WARNING)
+    root.handlers[:] = [log]
+    root.setLevel(
+        logging.DEBUG if debug else logging.INFO if args.log_filename else logging.WARNING
+    )
     for noisy in ("apache_beam", "botocore", "urllib3", "s3transfer"):
-        logging.getLogger(noisy).setLevel(logging.INFO if args.verbose >= 2 else logging.ERROR)
+        logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.ERROR)
+
     files = logging.getLogger("pipeline.files")
     files.propagate = False
-    file_handler = logging.StreamHandler(sys.stderr if args.json else sys.stdout)
-    file_handler.setFormatter(logging.Formatter("%(message)s"))
-    files.handlers[:] = [file_handler]
+    json_lines = args.json and args.verbose >= 1
+    lines = logging.StreamHandler(sys.stderr if args.json and not json_lines else sys.stdout)
+    lines.setFormatter(logging.Formatter("%(message)s"))
     show_each = (args.verbose >= 1 or args.dry_run) and not args.quiet
-    files.setLevel(logging.INFO if show_each else logging.ERROR)
+    lines.setLevel(logging.INFO if show_each else logging.ERROR)
+    files.handlers[:] = [lines] + ([log] if args.log_filename else [])
+    files.setLevel(logging.INFO if show_each or args.log_filename else logging.ERROR)
+
+
+def _show_progress(args: argparse.Namespace) -> bool:
+    """A live bar only for a person at a terminal who asked for no other output."""
+    quiet = args.quiet or args.json or args.verbose or args.dry_run or args.no_progress
+    return not quiet and sys.stderr.isatty()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -414,6 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     from pipeline.output import summary_json, summary_text
     from pipeline.preflight import check_bucket
+    from pipeline.progress import Progress
     from pipeline.run import run_pipeline
     from pipeline.source import resolve_sources
 
@@ -424,9 +469,11 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     config = build_config(args)
     roots = resolve_sources(config.sources)
     check_bucket(config.endpoint, config.bucket, config.ca_bundle)
+    bar = Progress(config.run_id, sys.stderr) if _show_progress(args) else contextlib.nullcontext()
     with interrupt.graceful(), staged_records(config, args.report, args.resume) as config:
         started = time.monotonic()
-        summary = run_pipeline(config, roots, beam_options)
+        with bar:
+            summary = run_pipeline(config, roots, beam_options)
         elapsed = time.monotonic() - started
     if args.json:
         print(summary_json(summary, elapsed, config.dry_run))

@@ -130,6 +130,7 @@ class UploadConfig:
     multipart_chunksize: int = DEFAULT_MULTIPART_CHUNKSIZE
     headers: tuple[tuple[str, str], ...] = ()  # metadata sent with every PUT
     file_filter: FileFilter = field(default_factory=FileFilter)
+    follow_symlinks: bool = False
     report_path: str | None = None  # local JSON-lines file, appended as results arrive
     resume_path: str | None = None  # local report whose done files are skipped
     ca_bundle: str | None = None  # PEM file of certificates to trust instead of the system's
@@ -138,6 +139,8 @@ class UploadConfig:
     dry_run: bool = False
     limit: int | None = None
     verbose: int = 0
+    json_lines: bool = False  # -v with --json: one JSON line per file on stdout
+    run_id: str = ""  # names this run's progress bar in the CLI's process
     sources: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:

@@ -35,8 +35,27 @@ def guess_content_type(key: str) -> str:
     return guessed or DEFAULT_CONTENT_TYPE
 
 
-def content_type_for(key: str, fixed: str | None) -> str:
-    return fixed or guess_content_type(key)
+MAGIC = "magic"  # --content-type magic: sniff the bytes
+
+
+def sniff_content_type(path: str, key: str) -> str:
+    """The type by the file's first bytes (the ``magic`` mode), else by its name."""
+    import puremagic
+
+    try:
+        sniffed = puremagic.from_file(path, mime=True)
+    except (puremagic.PureError, ValueError, OSError):
+        sniffed = ""
+    return sniffed or guess_content_type(key)
+
+
+def content_type_for(key: str, path: str, mode: str | None) -> str:
+    """``mode``: None guesses by name, ``magic`` sniffs the bytes, anything else is fixed."""
+    if mode is None:
+        return guess_content_type(key)
+    if mode == MAGIC:
+        return sniff_content_type(path, key)
+    return mode
 
 
 def _matches(content_type: str, pattern: str) -> bool:

@@ -11,7 +11,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline import interrupt, report, source
+from pipeline import interrupt, progress, report, source
 from pipeline.compare import DecidePutFn
 from pipeline.config import UploadConfig
 from pipeline.naming import printable
@@ -31,7 +31,9 @@ class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
         self._prefix = config.prefix
         self._limit = config.limit
         self._filter = config.file_filter
+        self._follow = config.follow_symlinks
         self._resume_path = config.resume_path
+        self._run_id = config.run_id
         self._done: dict[str, tuple[str, int, float]] = {}
 
     def setup(self) -> None:
@@ -40,13 +42,16 @@ class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
 
     def process(self, roots: tuple[source.Root, ...]) -> Iterator[object]:
         found = 0
-        for item in source.walk(roots, self._prefix, self._filter):
+        bar = progress.for_run(self._run_id)
+        for item in source.walk(roots, self._prefix, self._filter, self._follow):
             if interrupt.requested():
                 return
             if isinstance(item, LocalFile):
                 if self._limit is not None and found >= self._limit:
                     return
                 found += 1
+                if bar is not None:
+                    bar.found(item)
                 if self._done and report.is_recorded_done(item, self._done):
                     yield _resumed(item)
                 else:
@@ -69,9 +74,11 @@ def _resumed(file: LocalFile) -> FileResult:
 class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
     """Beam Metrics counters and one log line per file; passes results through."""
 
-    def __init__(self, bucket: str) -> None:
+    def __init__(self, config: UploadConfig) -> None:
         super().__init__()
-        self._bucket = bucket
+        self._bucket = config.bucket
+        self._run_id = config.run_id
+        self._json_lines = config.json_lines
         self._files = Metrics.counter(METRICS_NAMESPACE, "files")
         self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_uploaded")
         self._by_action = {
@@ -79,10 +86,15 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
         }
 
     def process(self, result: FileResult) -> Iterator[FileResult]:
+        bar = progress.for_run(self._run_id)
+        if bar is not None:
+            bar.finished(result)
         self._files.inc()
         self._by_action[result.action].inc()
         self._bytes.inc(result.bytes_sent)
-        if result.action is Action.FAILED:
+        if self._json_lines:
+            FILES_LOGGER.info("%s", report.report_line(result).rstrip("\n"))
+        elif result.action is Action.FAILED:
             FILES_LOGGER.error("ERROR %s: %s", printable(result.path), result.error)
         elif FILES_LOGGER.isEnabledFor(logging.INFO):
             path, target = printable(result.path), printable(f"s3://{self._bucket}/{result.key}")
@@ -159,7 +171,7 @@ class UploadTree(beam.PTransform):  # type: ignore[misc]
         results = (
             plans
             | "Upload" >> beam.ParDo(UploadFn(config))
-            | "CountResults" >> beam.ParDo(_CountResultsFn(config.bucket))
+            | "CountResults" >> beam.ParDo(_CountResultsFn(config))
         )
         if config.report_path is not None:
             _ = results | "WriteReport" >> beam.ParDo(_WriteReportFn(config.report_path))

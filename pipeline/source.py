@@ -7,6 +7,7 @@ not a regular file is reported, never opened (a FIFO would hang the run).
 
 from __future__ import annotations
 
+import errno
 import glob
 import logging
 import os
@@ -73,25 +74,41 @@ def _failed(path: str, key: str, error: str) -> FileResult:
 
 
 def _walk_directory(
-    root: Root, prefix: str, selected: FileFilter
+    root: Root, prefix: str, selected: FileFilter, follow: bool
 ) -> Iterator[LocalFile | FileResult]:
+    walked: set[tuple[int, int]] = set()  # (device, inode) of each directory walked
     pending = [root.path]
     while pending:
         directory = pending.pop()
         try:
+            st = os.stat(directory)
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda entry: entry.name)
         except OSError as e:
             key = join_prefix(prefix, relative_key(directory, root.base) + "/")
             yield _failed(directory, key, f"cannot read directory: {e.strerror}")
             continue
+        if (st.st_dev, st.st_ino) in walked:
+            key = join_prefix(prefix, relative_key(directory, root.base) + "/")
+            yield _skipped(directory, key, "symbolic link loop (directory already walked)")
+            continue
+        walked.add((st.st_dev, st.st_ino))
         subdirectories = []
         for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
+            if entry.is_dir(follow_symlinks=False) or (
+                follow and entry.is_symlink() and _is_directory(entry.path)
+            ):
                 subdirectories.append(entry.path)
             else:
                 yield from _walk_file(entry.path, root.base, prefix, selected)
         pending.extend(reversed(subdirectories))
+
+
+def _is_directory(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _walk_file(
@@ -102,7 +119,9 @@ def _walk_file(
     try:
         st = os.stat(path)
     except OSError as e:
-        if os.path.islink(path):
+        if e.errno == errno.ELOOP:
+            yield _skipped(path, key, "symbolic link loop")
+        elif os.path.islink(path):
             yield _skipped(path, key, "broken symbolic link")
         else:
             yield _failed(path, key, f"cannot stat: {e.strerror}")
@@ -110,7 +129,7 @@ def _walk_file(
     if selected.active and not selected.selects(relative, st.st_mtime):
         return
     if stat.S_ISDIR(st.st_mode):
-        yield _skipped(path, key, "symbolic link to a directory (not followed)")
+        yield _skipped(path, key, "symbolic link to a directory (use --follow-symlinks)")
     elif not stat.S_ISREG(st.st_mode):
         yield _skipped(path, key, "not a regular file")
     else:
@@ -118,13 +137,20 @@ def _walk_file(
 
 
 def walk(
-    roots: tuple[Root, ...], prefix: str, selected: FileFilter | None = None
+    roots: tuple[Root, ...],
+    prefix: str,
+    selected: FileFilter | None = None,
+    follow_symlinks: bool = False,
 ) -> Iterator[LocalFile | FileResult]:
-    """Every file under ``roots`` as a LocalFile, and what could not be read as results."""
+    """Every file under ``roots`` as a LocalFile, and what could not be read as results.
+
+    Links to files are uploaded; links to directories are walked only with
+    ``follow_symlinks``, each directory once, so a link loop ends.
+    """
     selected = selected or FileFilter()
     for root in roots:
         # A SOURCE named on the command line is walked even when it is a directory link.
         if os.path.isdir(root.path):
-            yield from _walk_directory(root, prefix, selected)
+            yield from _walk_directory(root, prefix, selected, follow_symlinks)
         else:
             yield from _walk_file(root.path, root.base, prefix, selected)

@@ -163,3 +163,106 @@ def test_report_on_s3(run_cli: Any, s3_client: Any, bucket: str, tree: Path) -> 
     lines = [json.loads(line) for line in body.decode().splitlines()]
     assert len(lines) == 2 * len(TREE)
     assert {line["reason"] for line in lines[len(TREE) :]} == {"recorded done (resume)"}
+
+
+def test_content_type_by_magic(run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path) -> None:
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\0" * 32
+    src = make_tree(tmp_path / "src", {"picture.dat": png, "notes.txt": b"plain words\n"})
+
+    result = run_cli("--bucket", bucket, "--content-type", "magic", str(src))
+
+    assert result.code == 0, result.stderr
+    assert s3_client.head_object(Bucket=bucket, Key="picture.dat")["ContentType"] == "image/png"
+    assert s3_client.head_object(Bucket=bucket, Key="notes.txt")["ContentType"] == "text/plain"
+
+
+def test_json_verbose_prints_a_line_per_file(run_cli: Any, bucket: str, tree: Path) -> None:
+    result = run_cli("--bucket", bucket, "--json", "-v", str(tree))
+
+    assert result.code == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    per_file, summary = lines[:-1], lines[-1]
+    assert sorted(line["key"] for line in per_file) == sorted(TREE)
+    assert {line["action"] for line in per_file} == {"uploaded"}
+    assert summary["uploaded"] == len(TREE)
+
+
+def test_log_filename_gets_the_log(run_cli: Any, bucket: str, tree: Path, tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    os.mkfifo(tree / "pipe")
+
+    result = run_cli("--bucket", bucket, "--log-filename", str(log), "-q", str(tree))
+
+    assert result.code == 0, result.stderr
+    assert result.stderr == ""
+    text = log.read_text()
+    assert "skipping" in text and "not a regular file" in text
+    assert "upload " in text and "a.txt" in text
+
+
+def test_follow_symlinks_walks_linked_directories_once(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    src = make_tree(tmp_path / "src", {"real/a.txt": b"a"})
+    outside = make_tree(tmp_path / "outside", {"b.txt": b"b"})
+    os.symlink(outside, src / "linked")
+    os.symlink(src, src / "real" / "loop")  # back up to the root: a loop
+
+    plain = run_cli("--bucket", bucket, "--prefix", "plain", "--json", str(src))
+    followed = run_cli(
+        "--bucket", bucket, "--prefix", "followed", "--follow-symlinks", "--json", str(src)
+    )
+
+    assert plain.code == 0 and followed.code == 0, followed.stderr
+    keys = set(bucket_objects(s3_client, bucket))
+    assert {k for k in keys if k.startswith("plain/")} == {"plain/real/a.txt"}
+    assert {k for k in keys if k.startswith("followed/")} == {
+        "followed/real/a.txt",
+        "followed/linked/b.txt",
+    }
+    assert followed.summary["skipped"] == 1  # the loop, reported once
+
+
+def test_progress_bar_on_a_terminal(s3_server: Any, bucket: str, tree: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import threading
+
+    from tests.conftest import REPO
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    screen = bytearray()
+
+    def read_terminal() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed
+                return
+            if not chunk:
+                return
+            screen.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipeline", "--bucket", bucket, "--endpoint-url",
+             s3_server.endpoint_url, str(tree)],
+            env=s3_server.env(), stdout=subprocess.PIPE, stderr=follower,
+            stdin=subprocess.DEVNULL, cwd=REPO, timeout=300,
+        )  # fmt: skip
+    finally:
+        os.close(follower)
+        reader.join(timeout=10)
+        os.close(leader)
+
+    assert proc.returncode == 0
+    text = screen.decode(errors="replace")
+    assert f"{len(TREE)}/{len(TREE)}" in text
+    assert "files/s" in text and "MiB" in text and "0 failed" in text

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, bucket_objects, make_tree
-from tests.faultproxy import FaultProxy, FaultRules
+from tests.faultproxy import FAULT_KINDS, FaultProxy, FaultRules
 from tests.locals3 import LocalS3
 
 MIB = 1024 * 1024
@@ -69,13 +69,11 @@ def test_ten_percent_faults_still_land_every_object(
     )  # fmt: skip
 
     assert result.code == 0, result.stderr[-3000:]
-    faulted = {k: v for k, v in proxy.stats.items() if k not in ("requests", "forwarded")}
-    assert sum(v for k, v in faulted.items() if k != "connections" and "error" not in k) > 100
+    faults = sum(proxy.stats[kind] for kind in FAULT_KINDS)
+    assert faults >= 0.05 * proxy.stats["requests"], proxy.stats
     assert _digests(bucket_objects(s3_client, bucket)) == _digests(files)
     assert result.summary["uploaded"] == len(files)
-    assert result.summary["retries"] == proxy.stats["corrupt_request_body"] or (
-        result.summary["retries"] > 0
-    )
+    assert result.summary["retries"] >= 1, "corrupted bodies are resent by the tool itself"
     assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 

@@ -199,7 +199,7 @@ def test_walk_is_sorted_and_reports_special_files(tmp_path: Path) -> None:
     assert files == ["p/a.txt", "p/b/1.txt", "p/b/2.txt", "p/c/d/e.txt"]
     assert skipped == {
         "p/broken": "broken symbolic link",
-        "p/dirlink": "symbolic link to a directory (not followed)",
+        "p/dirlink": "symbolic link to a directory (use --follow-symlinks)",
         "p/fifo": "not a regular file",
     }
     assert resolve_sources((str(tmp_path / "b" / "*.txt"),))[0] == Root(

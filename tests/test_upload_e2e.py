@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -78,10 +79,9 @@ def test_update_skips_unchanged_and_uploads_exactly_the_changed(
     assert edited.code == 0, edited.stderr
     assert edited.summary["uploaded"] == 3
     assert edited.summary["skipped"] == len(TREE) - 2
-    uploaded_lines = sorted(
-        line for line in edited.stderr.splitlines() if line.startswith("upload")
-    )
-    assert len(uploaded_lines) == 3
+    per_file = [json.loads(line) for line in edited.stdout.splitlines()[:-1]]
+    uploaded = {line["key"] for line in per_file if line["action"] == "uploaded"}
+    assert uploaded == {"index.html", "js/app.js", "new.txt"}
     assert bucket_objects(s3_client, bucket)["index.html"] == b"<h1>HELLO</h1>\n"
 
 

@@ -45,6 +45,7 @@ _LOGGER = logging.getLogger(__name__)
 _THROUGHPUT_TARGET_GBPS = 10.0
 # What awscrt may buffer for multipart parts; small PUTs are bounded by the upload
 # DoFn's in-flight byte budget instead.
+_RETRY_TOKENS = 1_000_000
 MEMORY_LIMIT = 256 * 1024 * 1024  # the least awscrt accepts
 
 
@@ -123,6 +124,9 @@ class CrtTransport(Transport):
             memory_limit=MEMORY_LIMIT,
             retry_config=S3RetryConfig(
                 max_retries=config.retries,
+                # A deep token bucket: a burst of faults must not leave later requests
+                # without their retries; --retries bounds the work per request.
+                initial_bucket_capacity=_RETRY_TOKENS,
                 retry_mode=(
                     S3RetryMode.ADAPTIVE
                     if config.retry_mode == "adaptive"
