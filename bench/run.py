@@ -1,0 +1,388 @@
+"""Benchmark s3-parallel-put against s5cmd and `aws s3` on a local SeaweedFS server.
+
+    python -m bench.run [--quick] [--cases a,b,...] [--repeat N]
+
+Generates the source trees under bench/work/ (removed at the end), starts SeaweedFS on
+loopback, runs every tool N times per case into its own bucket, checks what landed and
+writes bench/results/<UTC time>-<quick|full>.md/.json (and latest-<quick|full>.*).
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.measure import Measured, run_measured
+from bench.report import CaseResult, Row, Run, as_json, machine_info, render, write_results
+from bench.tools import Mode, Target, Tool, all_tools, version_of
+from bench.verify import (
+    Remote,
+    check_landed,
+    check_unchanged,
+    describe_check,
+    empty_prefix,
+    list_prefix,
+    make_bucket,
+    s3_client,
+)
+from bench.workloads import (
+    KIB,
+    MIB,
+    EqualFiles,
+    OneFile,
+    ScaleTree,
+    SmallFiles,
+    TreeSpec,
+    ensure_tree,
+    tree_listing,
+    tree_totals,
+)
+from tests.locals3 import LocalS3, weed_binary
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "bench" / "work"
+RESULTS = REPO / "bench" / "results"
+PREFIX = "data"
+NOOP_SETTLE_S = 1.1  # Last-Modified has 1 s resolution: a rewrite must show
+SCALE_PART = 100_000  # files in one part of the scale tree
+ALL_TOOLS = ("ours", "s5cmd", "aws")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One workload: what to run, on which tree, with which tools."""
+
+    key: str
+    title: str
+    mode: Mode
+    tree: str
+    subdir: str = ""
+    tools: tuple[str, ...] = ALL_TOOLS
+    md5_sample: bool = True
+
+
+@dataclass(frozen=True)
+class Plan:
+    trees: dict[str, TreeSpec]
+    cases: list[Case]
+
+
+@dataclass
+class Bench:
+    """What every case needs: the server, a client, the tools and the settings."""
+
+    endpoint: str
+    client: Any
+    env: dict[str, str]
+    tools: dict[str, Tool]
+    repeat: int
+    timeout_s: float
+    logs: Path
+
+
+def make_plan(quick: bool, scale_files: int) -> Plan:
+    small = SmallFiles(top=10, sub=10, per_dir=20 if quick else 100)
+    big = OneFile(size=128 * MIB if quick else 1024 * MIB)
+    five = EqualFiles(count=40 if quick else 200, size=5 * MIB)
+    trees: dict[str, TreeSpec] = {"small": small, "big": big, "five": five}
+    n_small = small.top * small.sub * small.per_dir
+    cases = [
+        Case(
+            "a",
+            f"upload {n_small:,} files of 1-8 KiB ({small.top * small.sub} dirs, 2 levels)",
+            Mode.UPLOAD,
+            "small",
+        ),
+        Case("b", f"no-op re-sync of (a): {n_small:,} unchanged files", Mode.NOOP, "small"),
+        Case("c", f"upload one {big.size // MIB:,} MiB file", Mode.UPLOAD, "big", md5_sample=False),
+        Case("d", f"upload {five.count} files of 5 MiB", Mode.UPLOAD, "five"),
+    ]
+    if quick:
+        return Plan(trees, cases)
+    scale = ScaleTree(parts=scale_files // SCALE_PART, max_size=1 * KIB)
+    trees["scale"] = scale
+    n_scale = scale.parts * scale.dirs * scale.per_dir
+    part = scale.dirs * scale.per_dir
+    cases += [
+        Case(
+            "e1",
+            f"dry run of {n_scale:,} files of 0-1 KiB against an empty prefix",
+            Mode.DRY_RUN,
+            "scale",
+            tools=("ours",),
+        ),
+        Case(
+            "e2",
+            f"upload {part:,} files of 0-1 KiB ({scale.dirs} dirs)",
+            Mode.UPLOAD,
+            "scale",
+            subdir="p00",
+            tools=("ours", "s5cmd"),
+        ),
+    ]
+    return Plan(trees, cases)
+
+
+def select_cases(cases: list[Case], wanted: str | None) -> list[Case]:
+    if not wanted:
+        return cases
+    names = {n.strip() for n in wanted.split(",") if n.strip()}
+    if "e" in names:
+        names = (names - {"e"}) | {"e1", "e2"}
+    unknown = names - {case.key for case in cases}
+    if unknown:
+        known = ", ".join(case.key for case in cases)
+        raise SystemExit(f"bench: error: unknown case(s) {sorted(unknown)}; this mode has {known}")
+    return [case for case in cases if case.key in names]
+
+
+def prepare_trees(plan: Plan, cases: list[Case]) -> dict[str, Path]:
+    roots = {}
+    for name in sorted({case.tree for case in cases}):
+        root = WORK / "trees" / name
+        started = time.perf_counter()
+        if ensure_tree(root, plan.trees[name]):
+            log(f"generated tree {name} in {time.perf_counter() - started:.1f} s")
+        else:
+            log(f"reusing tree {name}")
+        roots[name] = root
+    return roots
+
+
+def run_case(bench: Bench, case: Case, source: Path) -> CaseResult:
+    local = tree_listing(source) if case.mode is not Mode.DRY_RUN else None
+    files, size = (len(local), sum(local.values())) if local is not None else tree_totals(source)
+    result = CaseResult(case.key, case.title, case.mode.value, files, size)
+    log(f"case {case.key}: {case.title} ({files:,} files, {size / MIB:,.1f} MiB)")
+    targets = {
+        name: Target(bench.endpoint, f"bench-{case.key}-{name}", PREFIX) for name in case.tools
+    }
+    rows = {}
+    for name, target in targets.items():
+        make_bucket(bench.client, target.bucket)
+        rows[name] = Row(name, bench.tools[name].argv(case.mode, source, target))
+    result.rows = list(rows.values())
+    before = populate(bench, case, source, files, targets, rows) if case.mode is Mode.NOOP else {}
+    for rep in range(bench.repeat):
+        for name, target in targets.items():
+            if not rows[name].check_problem:  # populated (or nothing to populate)
+                measure_once(bench, case, rows[name], target, files, rep)
+    for name, target in targets.items():
+        row = rows[name]
+        if row.runs and not row.runs[-1].problem:
+            verify_row(bench, case, row, target, source, local, before.get(name))
+    return result
+
+
+def populate(
+    bench: Bench,
+    case: Case,
+    source: Path,
+    files: int,
+    targets: dict[str, Target],
+    rows: dict[str, Row],
+) -> dict[str, dict[str, Remote]]:
+    """For a no-op case: each tool uploads the tree once, untimed; what landed, by tool."""
+    landed = {}
+    for name, target in targets.items():
+        argv = bench.tools[name].argv(Mode.UPLOAD, source, target)
+        measured = run(bench, argv, f"{case.key}-{name}-populate")
+        problem = check_run(name, Mode.UPLOAD, measured, files)
+        if problem:
+            rows[name].check_problem = f"populating: {problem}"
+        landed[name] = list_prefix(bench.client, target)
+    time.sleep(NOOP_SETTLE_S)
+    return landed
+
+
+def measure_once(bench: Bench, case: Case, row: Row, target: Target, files: int, rep: int) -> None:
+    if case.mode is Mode.UPLOAD and rep > 0:
+        empty_prefix(bench.client, target)
+    measured = run(bench, row.command, f"{case.key}-{row.tool}-{rep}")
+    problem = check_run(row.tool, case.mode, measured, files)
+    tail = measured.stderr_tail() if problem else ""
+    row.runs.append(
+        Run(measured.wall_s, measured.cpu_s, measured.rss_mb, measured.returncode, problem, tail)
+    )
+    log(
+        f"  {case.key} {row.tool:5} {rep + 1}/{bench.repeat}: {measured.wall_s:7.2f} s wall "
+        f"{measured.cpu_s:7.2f} CPU s {measured.rss_mb:6.0f} MB"
+        + (f"  FAILED: {problem}" if problem else "")
+    )
+
+
+def run(bench: Bench, argv: list[str], name: str) -> Measured:
+    return run_measured(argv, bench.env, bench.logs / name, bench.timeout_s, REPO)
+
+
+def check_run(tool: str, mode: Mode, measured: Measured, files: int) -> str:
+    """'' if the run looks right from the outside, else why not."""
+    if measured.timed_out:
+        return "timed out"
+    if measured.returncode != 0:
+        return f"exit {measured.returncode}: {measured.stderr_last_line()}"
+    if tool == "ours":
+        return check_ours_summary(measured.stdout(), mode, files)
+    return ""
+
+
+def check_ours_summary(stdout: str, mode: Mode, files: int) -> str:
+    """Our --json summary must show no failure and the expected counts."""
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        return "no --json summary on stdout"
+    summary = json.loads(lines[-1])
+    expected = {
+        Mode.UPLOAD: {"failed": 0, "files": files, "uploaded": files},
+        Mode.NOOP: {"failed": 0, "files": files, "uploaded": 0},
+        Mode.DRY_RUN: {"failed": 0, "files": files, "would_upload": files},
+    }[mode]
+    wrong = {k: summary.get(k) for k, v in expected.items() if k in summary and summary[k] != v}
+    if "failed" not in summary:
+        wrong["failed"] = "missing"
+    return f"summary says {wrong}, expected {expected}" if wrong else ""
+
+
+def verify_row(
+    bench: Bench,
+    case: Case,
+    row: Row,
+    target: Target,
+    source: Path,
+    local: dict[str, int] | None,
+    before: dict[str, Remote] | None,
+) -> None:
+    remote = list_prefix(bench.client, target)
+    if local is None:  # dry run
+        if remote:
+            row.check_problem = f"a dry run wrote {len(remote)} objects"
+        else:
+            row.checked = "ok: nothing written"
+        return
+    problem = check_landed(local, remote, source, case.md5_sample)
+    if not problem and before is not None:
+        problem = check_unchanged(before, remote)
+    if problem:
+        row.check_problem = problem
+        return
+    row.checked = describe_check(local, remote, case.md5_sample)
+    if before is not None:
+        row.checked += ", none rewritten"
+
+
+def collect_versions(tools: dict[str, Tool], env: dict[str, str]) -> dict[str, str]:
+    versions = {name: version_of(tool, env, REPO) for name, tool in tools.items()}
+    done = subprocess.run([weed_binary(), "version"], capture_output=True, text=True, timeout=60)
+    first = done.stdout.strip().splitlines()[:1]
+    versions["seaweedfs"] = first[0].removeprefix("version ").strip() if first else "unknown"
+    return versions
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="small workloads, under 3 minutes")
+    parser.add_argument("--cases", help="comma-separated cases: a,b,c,d,e1,e2 (e = e1,e2)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool and case (min wall)")
+    parser.add_argument(
+        "--scale-files",
+        type=int,
+        default=1_000_000,
+        help="files in the dry-run tree of case e1, a multiple of 100,000 (default 1,000,000)",
+    )
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    parser.add_argument("--keep-work", action="store_true", help="keep bench/work/ (trees)")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    if args.scale_files < SCALE_PART or args.scale_files % SCALE_PART:
+        parser.error("--scale-files must be a positive multiple of 100000")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    tools = all_tools()
+    plan = make_plan(args.quick, args.scale_files)
+    cases = select_cases(plan.cases, args.cases)
+    started = datetime.now(UTC)
+    try:
+        info, results = measure_all(args, plan, cases, tools)
+    finally:
+        if not args.keep_work:
+            shutil.rmtree(WORK, ignore_errors=True)
+    publish(args, cases, started, info, results)
+    return report_failures(results)
+
+
+def measure_all(
+    args: argparse.Namespace, plan: Plan, cases: list[Case], tools: dict[str, Tool]
+) -> tuple[dict[str, Any], list[CaseResult]]:
+    """Generate the trees, start the server, run every case; machine facts and results."""
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    roots = prepare_trees(plan, cases)
+    with LocalS3() as s3:
+        log(f"SeaweedFS S3 at {s3.endpoint_url}")
+        env = s3.env()
+        client = s3_client(s3.endpoint_url, s3.access_key, s3.secret_key, s3.region)
+        info = machine_info(collect_versions(tools, env), REPO)
+        bench = Bench(s3.endpoint_url, client, env, tools, args.repeat, args.timeout, logs)
+        results = [run_case(bench, case, roots[case.tree] / case.subdir) for case in cases]
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return info, results
+
+
+def publish(
+    args: argparse.Namespace,
+    cases: list[Case],
+    started: datetime,
+    info: dict[str, Any],
+    results: list[CaseResult],
+) -> None:
+    """Write the .md/.json result files and print the tables."""
+    label = "quick" if args.quick else "full"
+    settings = {
+        "mode": label,
+        "repeat": args.repeat,
+        "cases": ",".join(case.key for case in cases),
+        "started_utc": started.isoformat(timespec="seconds"),
+        "total_minutes": round((datetime.now(UTC) - started).total_seconds() / 60, 1),
+        "statistics": "wall = min over repeats; CPU s = min; peak RSS = max; MB = MiB",
+    }
+    markdown = render(f"s3-parallel-put benchmark ({label})", info, settings, results)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    data = as_json(info, settings, results)
+    paths = write_results(RESULTS, f"{stamp}-{label}", f"latest-{label}", markdown, data)
+    print("\n" + markdown)
+    log("wrote " + ", ".join(str(p.relative_to(REPO)) for p in paths))
+
+
+def report_failures(results: list[CaseResult]) -> int:
+    failed = [(case.key, row) for case in results for row in case.rows if row.failed]
+    for key, row in failed:
+        print(f"!!! FAILED: case {key}, {row.tool}: {row.failure}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        sys.exit(130)
