@@ -7,11 +7,13 @@ upload itself, so both always agree on the bytes.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from pipeline import content
 from pipeline.config import MAX_PARTS, UploadConfig
@@ -31,30 +33,41 @@ class BodySpec:
 
 
 def body_spec(file: LocalFile, config: UploadConfig) -> BodySpec:
-    content_type = content.content_type_for(file.key, file.path, config.content_type)
+    content_type = content.content_type_for(file.key, file, config.content_type)
     gz = config.gzip and content.should_gzip(content_type, config.gzip_types)
     return BodySpec(content_type=content_type, gzip=gz)
 
 
 @dataclass(frozen=True)
 class Body:
-    """A file on disk holding exactly the bytes to PUT."""
+    """Exactly the bytes to PUT: in a file on disk, or in memory (a tar member)."""
 
-    path: str
     size: int
+    path: str | None = None
+    data: bytes | None = None
+
+    def open(self) -> BinaryIO:
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        assert self.path is not None
+        return open(self.path, "rb")
 
 
 @contextmanager
 def prepared_body(file: LocalFile, spec: BodySpec) -> Iterator[Body]:
-    """The body to send; a gzipped body lives in a temporary file for the duration."""
+    """The body to send; a gzipped file lives in a temporary file for the duration."""
+    if file.data is not None:
+        data = content.gzip_bytes(file.data) if spec.gzip else file.data
+        yield Body(size=len(data), data=data)
+        return
     if not spec.gzip:
-        yield Body(path=file.path, size=file.size)
+        yield Body(size=file.size, path=file.path)
         return
     fd, tmp = tempfile.mkstemp(prefix="s3pp-", suffix=".gz")
     try:
         with open(file.path, "rb") as source, os.fdopen(fd, "wb") as target:
             content.gzip_stream(source, target)
-        yield Body(path=tmp, size=os.path.getsize(tmp))
+        yield Body(size=os.path.getsize(tmp), path=tmp)
     finally:
         os.unlink(tmp)
 
@@ -64,17 +77,18 @@ def part_size_for(size: int, chunksize: int) -> int:
     return max(chunksize, -(-size // MAX_PARTS))
 
 
-def file_etag(path: str, size: int, threshold: int, chunksize: int) -> str:
-    """The ETag S3 gives the file when uploaded as this tool does: MD5, or multipart MD5."""
+def file_etag(body: Body, threshold: int, chunksize: int) -> str:
+    """The ETag S3 gives ``body`` when uploaded as this tool does: MD5, or multipart MD5."""
+    size = body.size
     if size <= threshold:
         md5 = hashlib.md5(usedforsecurity=False)
-        with open(path, "rb") as f:
+        with body.open() as f:
             while chunk := f.read(_READ):
                 md5.update(chunk)
         return md5.hexdigest()
     part_size = part_size_for(size, chunksize)
     digests = []
-    with open(path, "rb") as f:
+    with body.open() as f:
         while True:
             md5 = hashlib.md5(usedforsecurity=False)
             left = part_size
@@ -91,6 +105,4 @@ def file_etag(path: str, size: int, threshold: int, chunksize: int) -> str:
 def body_etag(file: LocalFile, spec: BodySpec, config: UploadConfig) -> str:
     """The ETag that uploading ``file`` with ``spec`` would give."""
     with prepared_body(file, spec) as body:
-        return file_etag(
-            body.path, body.size, config.multipart_threshold, config.multipart_chunksize
-        )
+        return file_etag(body, config.multipart_threshold, config.multipart_chunksize)

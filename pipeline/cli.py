@@ -163,6 +163,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip files whose path relative to SOURCE matches (repeatable)",
     )
     what.add_argument(
+        "--walk",
+        choices=["filesystem", "tar"],
+        default="filesystem",
+        help="how SOURCE is read: a directory tree, file or glob (default), or a tar "
+        "archive (.tar, .tar.gz, .tar.bz2, .tar.xz; local or s3://), streamed",
+    )
+    what.add_argument(
         "--follow-symlinks",
         action="store_true",
         help="walk into linked directories too (each directory once; links to files "
@@ -389,6 +396,7 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
             args.header, args.grant, args.storage_class, args.sse, args.sse_kms_key_id
         ),
         follow_symlinks=args.follow_symlinks,
+        walk=args.walk,
         file_filter=FileFilter.build(args.filter_rules, args.ignore_files_older_than_days),
         ca_bundle=ca_bundle,
         retries=args.retries,
@@ -460,14 +468,14 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     from pipeline.preflight import check_bucket
     from pipeline.progress import Progress
     from pipeline.run import run_pipeline
-    from pipeline.source import resolve_sources
+    from pipeline.source import resolve_archives, resolve_sources
 
     # Beam and the per-file records make many short-lived objects: collect them less
     # often, and never re-scan what the imports left behind.
     gc.freeze()
     gc.set_threshold(_GC_THRESHOLD, 20, 20)
     config = build_config(args)
-    roots = resolve_sources(config.sources)
+    roots = (resolve_archives if config.walk == "tar" else resolve_sources)(config.sources)
     check_bucket(config.endpoint, config.bucket, config.ca_bundle)
     bar = Progress(config.run_id, sys.stderr) if _show_progress(args) else contextlib.nullcontext()
     with interrupt.graceful(), staged_records(config, args.report, args.resume) as config:

@@ -131,6 +131,7 @@ class UploadConfig:
     headers: tuple[tuple[str, str], ...] = ()  # metadata sent with every PUT
     file_filter: FileFilter = field(default_factory=FileFilter)
     follow_symlinks: bool = False
+    walk: str = "filesystem"  # or "tar": each SOURCE is a tar archive
     report_path: str | None = None  # local JSON-lines file, appended as results arrive
     resume_path: str | None = None  # local report whose done files are skipped
     ca_bundle: str | None = None  # PEM file of certificates to trust instead of the system's

@@ -8,6 +8,8 @@ import mimetypes
 import shutil
 from typing import BinaryIO
 
+from pipeline.records import LocalFile
+
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 # Compressed with --gzip unless --gzip-type says otherwise: the usual text types.
@@ -26,6 +28,7 @@ DEFAULT_GZIP_TYPES = (
     "application/wasm",
 )
 _CHUNK = 1024 * 1024
+_SNIFF = 64 * 1024
 _mimetypes = mimetypes.MimeTypes()
 
 
@@ -38,23 +41,26 @@ def guess_content_type(key: str) -> str:
 MAGIC = "magic"  # --content-type magic: sniff the bytes
 
 
-def sniff_content_type(path: str, key: str) -> str:
+def sniff_content_type(file: LocalFile) -> str:
     """The type by the file's first bytes (the ``magic`` mode), else by its name."""
     import puremagic
 
     try:
-        sniffed = puremagic.from_file(path, mime=True)
+        if file.data is not None:
+            sniffed = puremagic.from_string(file.data[:_SNIFF], mime=True)
+        else:
+            sniffed = puremagic.from_file(file.path, mime=True)
     except (puremagic.PureError, ValueError, OSError):
         sniffed = ""
-    return sniffed or guess_content_type(key)
+    return sniffed or guess_content_type(file.key)
 
 
-def content_type_for(key: str, path: str, mode: str | None) -> str:
+def content_type_for(key: str, file: LocalFile, mode: str | None) -> str:
     """``mode``: None guesses by name, ``magic`` sniffs the bytes, anything else is fixed."""
     if mode is None:
         return guess_content_type(key)
     if mode == MAGIC:
-        return sniff_content_type(path, key)
+        return sniff_content_type(file)
     return mode
 
 

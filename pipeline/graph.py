@@ -11,7 +11,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline import interrupt, progress, report, source
+from pipeline import archive, interrupt, progress, report, source
 from pipeline.compare import DecidePutFn
 from pipeline.config import UploadConfig
 from pipeline.naming import printable
@@ -32,6 +32,7 @@ class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
         self._limit = config.limit
         self._filter = config.file_filter
         self._follow = config.follow_symlinks
+        self._config = config
         self._resume_path = config.resume_path
         self._run_id = config.run_id
         self._done: dict[str, tuple[str, int, float]] = {}
@@ -40,10 +41,15 @@ class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
         if self._resume_path is not None:
             self._done = report.load_done(self._resume_path)
 
+    def _walk(self, roots: tuple[source.Root, ...]) -> Iterator[LocalFile | FileResult]:
+        if self._config.walk == "tar":
+            return _walk_archives(self._config, roots)
+        return source.walk(roots, self._prefix, self._filter, self._follow)
+
     def process(self, roots: tuple[source.Root, ...]) -> Iterator[object]:
         found = 0
         bar = progress.for_run(self._run_id)
-        for item in source.walk(roots, self._prefix, self._filter, self._follow):
+        for item in self._walk(roots):
             if interrupt.requested():
                 return
             if isinstance(item, LocalFile):
@@ -58,6 +64,18 @@ class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
                     yield item
             else:
                 yield item
+
+
+def _walk_archives(
+    config: UploadConfig, roots: tuple[source.Root, ...]
+) -> Iterator[LocalFile | FileResult]:
+    client = None
+    if any(root.path.startswith("s3://") for root in roots):
+        from pipeline.transport.boto import make_client
+
+        client = make_client(config.endpoint, config.ca_bundle)
+    for root in roots:
+        yield from archive.walk_tar(root.path, config.prefix, config.file_filter, client)
 
 
 def _resumed(file: LocalFile) -> FileResult:

@@ -14,6 +14,7 @@ class LocalFile:
     key: str
     size: int
     mtime: float
+    data: bytes | None = None  # the contents, when they live in memory (a tar member)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,17 @@ def _glob_base(pattern: str) -> str:
     return base or ("/" if pattern.startswith(os.sep) else ".")
 
 
+def resolve_archives(sources: tuple[str, ...]) -> tuple[Root, ...]:
+    """For --walk tar: each SOURCE is an archive, a local file or an s3:// URI."""
+    for source in sources:
+        if source.startswith("s3://"):
+            if "/" not in source[5:].strip("/"):
+                raise UsageError(f"SOURCE {source!r}: expected s3://bucket/key of an archive")
+        elif not os.path.isfile(source):
+            raise UsageError(f"SOURCE {source!r} is not an archive file")
+    return tuple(Root(path=source, base="") for source in sources)
+
+
 def resolve_sources(sources: tuple[str, ...]) -> tuple[Root, ...]:
     """Check each SOURCE and say what to walk; a missing SOURCE is a usage error."""
     roots: list[Root] = []

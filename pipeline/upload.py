@@ -39,6 +39,8 @@ def _result(file: LocalFile, action: Action, **fields: Any) -> FileResult:
 
 def _change_since_walk(file: LocalFile) -> str:
     """Why the file on disk is no longer the one walked, or ''."""
+    if file.data is not None:
+        return ""  # read whole into memory when walked
     try:
         st = os.stat(file.path)
     except FileNotFoundError:
@@ -78,7 +80,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
         file = plan.file
         spec = body_spec(file, self._config)
         cleanup = None
-        if spec.gzip:
+        if spec.gzip or file.data is not None:
             cleanup = contextlib.ExitStack()
             try:
                 body = cleanup.enter_context(prepared_body(file, spec))
@@ -86,10 +88,11 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
                 cleanup.close()
                 raise
         else:
-            body = Body(path=file.path, size=file.size)
+            body = Body(size=file.size, path=file.path)
         request = PutRequest(
             key=file.key,
             path=body.path,
+            data=body.data,
             size=body.size,
             content_type=spec.content_type,
             content_encoding=spec.content_encoding,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -266,3 +267,82 @@ def test_progress_bar_on_a_terminal(s3_server: Any, bucket: str, tree: Path) -> 
     text = screen.decode(errors="replace")
     assert f"{len(TREE)}/{len(TREE)}" in text
     assert "files/s" in text and "MiB" in text and "0 failed" in text
+
+
+def _tar(path: Path, members: dict[str, bytes], mode: str) -> Path:
+    import io
+    import tarfile
+
+    with tarfile.open(path, mode) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 1_700_000_000
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("link-to-a")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "a.txt"
+        tar.addfile(link)
+        folder = tarfile.TarInfo("folder")
+        folder.type = tarfile.DIRTYPE
+        tar.addfile(folder)
+    return path
+
+
+MEMBERS = {
+    "a.txt": b"alpha\n" * 100,
+    "./dir/b.json": b'{"b": 1}',
+    "/absolute/c.bin": bytes(range(256)),
+    "../escape.txt": b"must not land",
+}
+
+
+@pytest.mark.parametrize(
+    ("suffix", "mode"),
+    [(".tar", "w"), (".tar.gz", "w:gz"), (".tar.bz2", "w:bz2"), (".tar.xz", "w:xz")],
+)
+def test_tar_members_stream_into_the_prefix(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, suffix: str, mode: str
+) -> None:
+    archive = _tar(tmp_path / f"site{suffix}", MEMBERS, mode)
+
+    result = run_cli("--bucket", bucket, "--prefix", "arch", "--walk", "tar", "--json",
+                     str(archive))  # fmt: skip
+
+    assert result.code == 1, result.stderr  # the '..' member failed
+    assert bucket_objects(s3_client, bucket) == {
+        "arch/a.txt": MEMBERS["a.txt"],
+        "arch/dir/b.json": MEMBERS["./dir/b.json"],
+        "arch/absolute/c.bin": MEMBERS["/absolute/c.bin"],
+    }
+    assert result.summary["uploaded"] == 3
+    assert result.summary["skipped"] == 1  # the symlink member
+    assert result.summary["failed"] == 1
+    assert "'..'" in result.summary["failures"][0]["error"]
+
+
+def test_tar_from_s3_with_gzip_and_update(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    safe = {k: v for k, v in MEMBERS.items() if ".." not in k}
+    archive = _tar(tmp_path / "site.tar.gz", safe, "w:gz")
+    s3_client.upload_file(str(archive), bucket, "incoming/site.tar.gz")
+    uri = f"s3://{bucket}/incoming/site.tar.gz"
+
+    first = run_cli("--bucket", bucket, "--prefix", "out", "--walk", "tar", "--gzip", "--json", uri)
+    again = run_cli("--bucket", bucket, "--prefix", "out", "--walk", "tar", "--gzip", "--json", uri)
+
+    assert first.code == 0, first.stderr
+    a = s3_client.get_object(Bucket=bucket, Key="out/a.txt")
+    assert a["ContentEncoding"] == "gzip"
+    assert gzip.decompress(a["Body"].read()) == MEMBERS["a.txt"]
+    assert again.code == 0, again.stderr
+    assert again.summary["uploaded"] == 0
+    assert again.summary["skipped"] == 4  # three unchanged, one symlink member
+
+
+def test_tar_source_must_be_an_archive(run_cli: Any, bucket: str, tmp_path: Path) -> None:
+    result = run_cli("--bucket", bucket, "--walk", "tar", str(tmp_path))
+
+    assert result.code == 2
+    assert "not an archive file" in result.stderr

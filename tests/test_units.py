@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import cli
-from pipeline.body import file_etag
+from pipeline.body import Body, file_etag
 from pipeline.config import PutMode, UploadConfig, resolve_endpoint
 from pipeline.content import guess_content_type, gzip_bytes, should_gzip
 from pipeline.decide import decide_put
@@ -97,10 +97,14 @@ def test_file_etag_single_and_multipart(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(data)
     mib = 1024 * 1024
-    assert file_etag(str(path), len(data), 16 * mib, 5 * mib) == hashlib.md5(data).hexdigest()
+    body = Body(size=len(data), path=str(path))
+    assert file_etag(body, 16 * mib, 5 * mib) == hashlib.md5(data).hexdigest()
+    assert file_etag(Body(size=len(data), data=data), 16 * mib, 5 * mib) == file_etag(
+        body, 16 * mib, 5 * mib
+    )
     parts = [data[i : i + 5 * mib] for i in range(0, len(data), 5 * mib)]
     expected = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
-    assert file_etag(str(path), len(data), 8 * mib, 5 * mib) == f"{expected}-3"
+    assert file_etag(body, 8 * mib, 5 * mib) == f"{expected}-3"
 
 
 def test_endpoint_resolution() -> None:
@@ -236,3 +240,22 @@ def test_filters_last_matching_rule_wins() -> None:
     aged = FileFilter.build([], 1)
     assert not aged.selects("a", 0)
     assert aged.selects("a", 4102444800)  # year 2100
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("a.txt", "a.txt"),
+        ("./d/b.txt", "d/b.txt"),
+        ("/etc/passwd", "etc/passwd"),
+        ("d//e/./f", "d/e/f"),
+        ("../evil", None),
+        ("d/../../evil", None),
+        ("..", None),
+        ("./", None),
+    ],
+)
+def test_member_key_names_never_escape(name: str, key: str | None) -> None:
+    from pipeline.archive import member_key_name
+
+    assert member_key_name(name) == key

@@ -16,7 +16,8 @@ from pipeline.records import RemoteObject
 @dataclass(frozen=True)
 class PutRequest:
     key: str
-    path: str  # the file holding exactly the bytes to send
+    path: str | None  # the file holding exactly the bytes to send, or
+    data: bytes | None  # the bytes themselves
     size: int
     content_type: str
     content_encoding: str | None = None

@@ -3,6 +3,7 @@ Python, streams files from disk and splits large ones into parallel multipart pa
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import xml.etree.ElementTree as ET
@@ -139,9 +140,14 @@ class CrtTransport(Transport):
         self._live: dict[int, Any] = {}  # keeps each S3Request alive until it is done
         self._done_early: set[int] = set()
 
-    def _request(self, method: str, key: str, headers: list[tuple[str, str]]) -> HttpRequest:
+    def _request(
+        self, method: str, key: str, headers: list[tuple[str, str]], data: bytes | None = None
+    ) -> HttpRequest:
         path = self._endpoint.path(self._config.bucket, key)
-        return HttpRequest(method, path, HttpHeaders([("Host", self._host), *headers]))
+        body = None if data is None else io.BytesIO(data)
+        return HttpRequest(
+            method, path, HttpHeaders([("Host", self._host), *headers]), body_stream=body
+        )
 
     def _start(self, token: object, fail: Callable[[str], None], **request: Any) -> None:
         """make_request, keeping the request alive; a request refused at once fails."""
@@ -287,7 +293,7 @@ class CrtTransport(Transport):
             token,
             lambda text: on_put(PutOutcome(error=f"PUT failed: {text}")),
             type=S3RequestType.PUT_OBJECT,
-            request=self._request("PUT", request.key, headers),
+            request=self._request("PUT", request.key, headers, request.data),
             send_filepath=request.path,
             checksum_config=S3ChecksumConfig(
                 algorithm=S3ChecksumAlgorithm.CRC32, location=S3ChecksumLocation.HEADER
