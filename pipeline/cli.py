@@ -144,7 +144,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=[m.value for m in PutMode],
         default="update",
         help="add: only absent keys; stupid: always; update (default): "
-        "absent keys or changed content (MD5 against ETag)",
+        "absent keys or changed content (MD5 against ETag); copy: server-side copy from "
+        "a source bucket (--walk s3) of objects absent or changed",
     )
     what.add_argument(
         "--include",
@@ -164,10 +165,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     what.add_argument(
         "--walk",
-        choices=["filesystem", "tar"],
+        choices=["filesystem", "tar", "s3"],
         default="filesystem",
-        help="how SOURCE is read: a directory tree, file or glob (default), or a tar "
-        "archive (.tar, .tar.gz, .tar.bz2, .tar.xz; local or s3://), streamed",
+        help="how SOURCE is read: a directory tree, file or glob (default); a tar "
+        "archive (.tar, .tar.gz, .tar.bz2, .tar.xz; local or s3://), streamed; or "
+        "s3://bucket/prefix on the same endpoint, with --put copy",
     )
     what.add_argument(
         "--follow-symlinks",
@@ -464,6 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
+    from pipeline.bucket_source import resolve_buckets, split_s3_uri
     from pipeline.output import summary_json, summary_text
     from pipeline.preflight import check_bucket
     from pipeline.progress import Progress
@@ -475,8 +478,12 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     gc.freeze()
     gc.set_threshold(_GC_THRESHOLD, 20, 20)
     config = build_config(args)
-    roots = (resolve_archives if config.walk == "tar" else resolve_sources)(config.sources)
+    resolve = {"tar": resolve_archives, "s3": resolve_buckets}.get(config.walk, resolve_sources)
+    roots = resolve(config.sources)
     check_bucket(config.endpoint, config.bucket, config.ca_bundle)
+    if config.walk == "s3":
+        for uri in config.sources:
+            check_bucket(config.endpoint, split_s3_uri(uri)[0], config.ca_bundle)
     bar = Progress(config.run_id, sys.stderr) if _show_progress(args) else contextlib.nullcontext()
     with interrupt.graceful(), staged_records(config, args.report, args.resume) as config:
         started = time.monotonic()

@@ -103,7 +103,7 @@ class DecidePutFn(InFlightDoFn[LocalFile | _Directory, HeadOutcome | ListOutcome
                 self._config.put,
                 remote,
                 None if spec.gzip else file.size,
-                lambda: body_etag(file, spec, self._config),
+                lambda: file.etag or body_etag(file, spec, self._config),
             )
         except OSError as e:
             yield _done(file, Action.FAILED, error=f"cannot read: {e.strerror}")

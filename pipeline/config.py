@@ -27,6 +27,7 @@ class PutMode(enum.Enum):
     ADD = "add"  # only keys that are absent
     STUPID = "stupid"  # always
     UPDATE = "update"  # absent, or content differs (MD5 against ETag)
+    COPY = "copy"  # server-side copy from a source bucket (--walk s3), when absent or changed
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class UploadConfig:
     headers: tuple[tuple[str, str], ...] = ()  # metadata sent with every PUT
     file_filter: FileFilter = field(default_factory=FileFilter)
     follow_symlinks: bool = False
-    walk: str = "filesystem"  # or "tar": each SOURCE is a tar archive
+    walk: str = "filesystem"  # or "tar" (SOURCE is an archive), "s3" (s3://bucket/prefix)
     report_path: str | None = None  # local JSON-lines file, appended as results arrive
     resume_path: str | None = None  # local report whose done files are skipped
     ca_bundle: str | None = None  # PEM file of certificates to trust instead of the system's
@@ -153,5 +154,11 @@ class UploadConfig:
             raise UsageError("--limit must not be negative")
         if self.multipart_chunksize < MIN_MULTIPART_CHUNKSIZE:
             raise UsageError("--multipart-chunksize must be at least 5 MiB")
+        if (self.put is PutMode.COPY) != (self.walk == "s3"):
+            raise UsageError("--put copy and --walk s3 go together (server-side copy)")
+        if self.put is PutMode.COPY and (self.gzip or self.content_type):
+            raise UsageError(
+                "--put copy keeps each object's bytes and type: no --gzip or --content-type"
+            )
         if len(self.bucket) < 3 or "/" in self.bucket:
             raise UsageError(f"--bucket {self.bucket!r} is not a valid bucket name")

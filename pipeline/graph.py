@@ -11,7 +11,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline import archive, interrupt, progress, report, source
+from pipeline import archive, bucket_source, interrupt, progress, report, source
 from pipeline.compare import DecidePutFn
 from pipeline.config import UploadConfig
 from pipeline.naming import printable
@@ -42,8 +42,8 @@ class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
             self._done = report.load_done(self._resume_path)
 
     def _walk(self, roots: tuple[source.Root, ...]) -> Iterator[LocalFile | FileResult]:
-        if self._config.walk == "tar":
-            return _walk_archives(self._config, roots)
+        if self._config.walk != "filesystem":
+            return _walk_remote(self._config, roots)
         return source.walk(roots, self._prefix, self._filter, self._follow)
 
     def process(self, roots: tuple[source.Root, ...]) -> Iterator[object]:
@@ -66,16 +66,22 @@ class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
                 yield item
 
 
-def _walk_archives(
+def _walk_remote(
     config: UploadConfig, roots: tuple[source.Root, ...]
 ) -> Iterator[LocalFile | FileResult]:
+    """--walk tar (archives, local or s3://) and --walk s3 (a source bucket)."""
     client = None
     if any(root.path.startswith("s3://") for root in roots):
         from pipeline.transport.boto import make_client
 
         client = make_client(config.endpoint, config.ca_bundle)
     for root in roots:
-        yield from archive.walk_tar(root.path, config.prefix, config.file_filter, client)
+        if config.walk == "s3":
+            yield from bucket_source.walk_bucket(
+                client, root.path, config.prefix, config.file_filter
+            )
+        else:
+            yield from archive.walk_tar(root.path, config.prefix, config.file_filter, client)
 
 
 def _resumed(file: LocalFile) -> FileResult:

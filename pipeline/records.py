@@ -15,6 +15,7 @@ class LocalFile:
     size: int
     mtime: float
     data: bytes | None = None  # the contents, when they live in memory (a tar member)
+    etag: str = ""  # known ETag of the contents (an object in a source bucket)
 
 
 @dataclass(frozen=True)

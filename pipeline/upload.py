@@ -16,15 +16,18 @@ from typing import Any
 
 from pipeline import interrupt
 from pipeline.body import Body, body_spec, prepared_body
+from pipeline.config import PutMode
 from pipeline.inflight import InFlightDoFn
 from pipeline.records import Action, FileResult, LocalFile, PutPlan
 from pipeline.transport import PutOutcome, PutRequest
+
+MAX_COPY_BYTES = 5 * 1024**3  # the most one CopyObject request copies
 
 
 @dataclass
 class _Upload:
     plan: PutPlan
-    request: PutRequest
+    request: PutRequest | None  # None for a server-side copy
     started: float
     cleanup: contextlib.ExitStack | None  # owns a gzipped body's temporary file
     attempt: int = 0
@@ -39,8 +42,8 @@ def _result(file: LocalFile, action: Action, **fields: Any) -> FileResult:
 
 def _change_since_walk(file: LocalFile) -> str:
     """Why the file on disk is no longer the one walked, or ''."""
-    if file.data is not None:
-        return ""  # read whole into memory when walked
+    if file.data is not None or file.etag:
+        return ""  # read whole into memory when walked, or an object in a source bucket
     try:
         st = os.stat(file.path)
     except FileNotFoundError:
@@ -68,6 +71,9 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             return
         if interrupt.requested():
             yield _result(file, Action.FAILED, error="interrupted before upload")
+            return
+        if self._config.put is PutMode.COPY:
+            yield from self._copy(plan)
             return
         try:
             upload = self._prepare(plan)
@@ -99,12 +105,31 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
         )
         return _Upload(plan=plan, request=request, started=time.monotonic(), cleanup=cleanup)
 
+    def _copy(self, plan: PutPlan) -> Iterator[FileResult]:
+        if plan.file.size > MAX_COPY_BYTES:
+            yield _result(
+                plan.file,
+                Action.FAILED,
+                error="larger than 5 GiB: a server-side copy of it needs a multipart copy, "
+                "which this tool does not do yet",
+            )
+            return
+        yield from self._send(
+            _Upload(plan=plan, request=None, started=time.monotonic(), cleanup=None)
+        )
+
     def _send(self, upload: _Upload) -> Iterator[FileResult]:
+        if upload.request is None:
+            source = upload.plan.file.path.removeprefix("s3://")
+            key = upload.plan.file.key
+            yield from self.submit(
+                upload, lambda done: self.transport().copy(source, key, done), size=0
+            )
+            return
         # A multipart body is buffered part by part within awscrt's own memory limit.
         held = min(upload.request.size, self._config.multipart_threshold)
-        yield from self.submit(
-            upload, lambda done: self.transport().put(upload.request, done), size=held
-        )
+        request = upload.request
+        yield from self.submit(upload, lambda done: self.transport().put(request, done), size=held)
 
     def on_interrupt(self) -> None:
         if self._transport is not None:
@@ -136,7 +161,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             _result(
                 file,
                 Action.UPLOADED,
-                bytes_sent=upload.request.size,
+                bytes_sent=upload.request.size if upload.request else 0,
                 reason=upload.plan.reason,
                 etag=outcome.etag,
                 seconds=seconds,

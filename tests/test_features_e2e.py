@@ -346,3 +346,48 @@ def test_tar_source_must_be_an_archive(run_cli: Any, bucket: str, tmp_path: Path
 
     assert result.code == 2
     assert "not an archive file" in result.stderr
+
+
+def test_server_side_copy_from_a_source_bucket(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    source = f"{bucket}-src"
+    s3_client.create_bucket(Bucket=source)
+    objects = {"data/a.txt": b"a" * 10, "data/sub/b 1.bin": b"\0\1\2", "other/c.txt": b"c"}
+    for key, body in objects.items():
+        s3_client.put_object(Bucket=source, Key=key, Body=body, ContentType="x/custom")
+    copy = ("--bucket", bucket, "--prefix", "mirror", "--walk", "s3", "--put", "copy", "--json")
+    try:
+        first = run_cli(*copy, f"s3://{source}/data")
+        s3_client.put_object(Bucket=source, Key="data/a.txt", Body=b"changed")
+        second = run_cli(*copy, f"s3://{source}/data")
+    finally:
+        for key in list(objects):
+            s3_client.delete_object(Bucket=source, Key=key)
+        s3_client.delete_bucket(Bucket=source)
+
+    assert first.code == 0, first.stderr
+    assert first.summary["uploaded"] == 2
+    assert second.summary["uploaded"] == 1, "only the changed object is copied again"
+    assert second.summary["skipped"] == 1
+    assert bucket_objects(s3_client, bucket) == {
+        "mirror/a.txt": b"changed",
+        "mirror/sub/b 1.bin": b"\0\1\2",
+    }
+    copied = s3_client.head_object(Bucket=bucket, Key="mirror/sub/b 1.bin")
+    assert copied["ContentType"] == "x/custom", "a copy keeps the object's metadata"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--walk", "s3", "s3://x-src"],
+        ["--put", "copy", "."],
+        ["--walk", "s3", "--put", "copy", "src"],
+    ],
+)
+def test_copy_options_must_go_together(run_cli: Any, bucket: str, args: list[str]) -> None:
+    result = run_cli("--bucket", bucket, *args)
+
+    assert result.code == 2
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -58,6 +58,10 @@ class Transport(abc.ABC):
         """Store a file; large ones go as a multipart upload that is aborted on failure."""
 
     @abc.abstractmethod
+    def copy(self, source: str, key: str, on_done: Callable[[PutOutcome], None]) -> None:
+        """Copy the object at ``source`` ('bucket/key') to ``key``, server-side."""
+
+    @abc.abstractmethod
     def cancel_all(self) -> None:
         """Cancel every request in flight (multipart uploads are aborted)."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -65,12 +66,14 @@ RETRYABLE_CODES = frozenset(
 
 
 def _s3_error_code(body: bytes | None) -> tuple[str, str]:
-    """(Code, Message) of an S3 error response body."""
+    """(Code, Message) of an S3 error response body; ('', '') when it is no error."""
     if not body:
         return "", ""
     try:
         root = ET.fromstring(body)
     except ET.ParseError:
+        return "", ""
+    if root.tag.rsplit("}", 1)[-1] != "Error":
         return "", ""
     return root.findtext("Code") or "", root.findtext("Message") or ""
 
@@ -82,6 +85,17 @@ def _s3_error_text(status: int | None, body: bytes | None, fallback: str) -> str
         detail = ": ".join(part for part in (code, message) if part)
         return f"HTTP {status} {detail}".strip()
     return fallback
+
+
+def _copy_result_etag(body: bytes) -> str:
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return ""
+    for child in root:
+        if child.tag.rsplit("}", 1)[-1] == "ETag":
+            return (child.text or "").strip('"')
+    return ""
 
 
 def _crt_error_text(error: BaseException) -> str:
@@ -299,6 +313,41 @@ class CrtTransport(Transport):
                 algorithm=S3ChecksumAlgorithm.CRC32, location=S3ChecksumLocation.HEADER
             ),
             on_headers=on_headers,
+            on_done=on_done,
+        )
+
+    def copy(self, source: str, key: str, on_copy: Callable[[PutOutcome], None]) -> None:
+        body = bytearray()
+        token = object()
+
+        def on_body(chunk: bytes, **_: Any) -> None:
+            body.extend(chunk)
+
+        def on_done(
+            error: BaseException | None = None,
+            status_code: int | None = None,
+            error_body: bytes | None = None,
+            **_: Any,
+        ) -> None:
+            self._untrack(id(token))
+            # CopyObject may answer 200 and still fail: the error is then in the body.
+            code, message = _s3_error_code(bytes(body) if error is None else error_body)
+            if error is None and not code:
+                etag = _copy_result_etag(bytes(body))
+                on_copy(PutOutcome(etag=etag))
+                return
+            fallback = _crt_error_text(error) if error is not None else f"{code}: {message}"
+            text = _s3_error_text(status_code, error_body or bytes(body), fallback)
+            on_copy(PutOutcome(error=f"COPY failed: {text}", retryable=code in RETRYABLE_CODES))
+
+        headers = [("x-amz-copy-source", urllib.parse.quote(f"/{source}", safe="/~"))]
+        self._start(
+            token,
+            lambda text: on_copy(PutOutcome(error=f"COPY failed: {text}")),
+            type=S3RequestType.DEFAULT,
+            operation_name="CopyObject",
+            request=self._request("PUT", key, headers),
+            on_body=on_body,
             on_done=on_done,
         )
 
