@@ -257,6 +257,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"transfers in flight per worker (default {DEFAULT_CONCURRENCY})",
     )
     speed.add_argument(
+        "--transport",
+        choices=["crt", "boto3"],
+        default="crt",
+        help="crt (default): awscrt's native S3 client; boto3: plain boto3 requests from "
+        "threads, slower, for servers awscrt does not get along with",
+    )
+    speed.add_argument(
         "--retries",
         type=_non_negative,
         default=DEFAULT_RETRIES,
@@ -401,6 +408,7 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         walk=args.walk,
         file_filter=FileFilter.build(args.filter_rules, args.ignore_files_older_than_days),
         ca_bundle=ca_bundle,
+        transport=args.transport,
         retries=args.retries,
         retry_mode=args.retry_mode,
         dry_run=args.dry_run,

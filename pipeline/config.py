@@ -135,6 +135,7 @@ class UploadConfig:
     walk: str = "filesystem"  # or "tar" (SOURCE is an archive), "s3" (s3://bucket/prefix)
     report_path: str | None = None  # local JSON-lines file, appended as results arrive
     resume_path: str | None = None  # local report whose done files are skipped
+    transport: str = "crt"  # or "boto3"
     ca_bundle: str | None = None  # PEM file of certificates to trust instead of the system's
     retries: int = DEFAULT_RETRIES  # per request (awscrt) and per file (damaged bodies)
     retry_mode: str = "standard"  # or "adaptive": client-side rate limiting on throttling

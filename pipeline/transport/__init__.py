@@ -14,6 +14,10 @@ __all__ = ["HeadOutcome", "ListOutcome", "PutOutcome", "PutRequest", "Transport"
 
 def open_transport(config: UploadConfig) -> Transport:
     """The transport for ``config``; imported lazily so that ``--help`` stays fast."""
+    if config.transport == "boto3":
+        from pipeline.transport.boto3_transport import Boto3Transport
+
+        return Boto3Transport(config)
     from pipeline.transport.crt import CrtTransport
 
     return CrtTransport(config)

@@ -1,0 +1,188 @@
+"""The boto3 transport (--transport boto3): plain botocore requests from a thread pool.
+
+Slower than awscrt (Python does the HTTP work, under the GIL) but it speaks exactly what
+boto3 speaks, for servers that awscrt's S3 client does not get along with. Large files go
+through s3transfer's multipart upload, which aborts the upload when a part fails.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import botocore.config
+import botocore.exceptions
+import botocore.session
+from boto3.s3.transfer import TransferConfig
+from s3transfer.manager import TransferManager
+
+from pipeline.config import UploadConfig
+from pipeline.records import RemoteObject
+from pipeline.transport.base import (
+    HeadOutcome,
+    ListOutcome,
+    PutOutcome,
+    PutRequest,
+    Transport,
+)
+from pipeline.transport.crt import RETRYABLE_CODES
+
+_MAX_THREADS = 64
+_ARGUMENT_OF_HEADER = {
+    "cache-control": "CacheControl",
+    "content-disposition": "ContentDisposition",
+    "content-language": "ContentLanguage",
+    "expires": "Expires",
+    "x-amz-acl": "ACL",
+    "x-amz-storage-class": "StorageClass",
+    "x-amz-server-side-encryption": "ServerSideEncryption",
+    "x-amz-server-side-encryption-aws-kms-key-id": "SSEKMSKeyId",
+}
+
+
+def extra_args(request: PutRequest, headers: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """boto3 arguments for the metadata of a PUT."""
+    args: dict[str, Any] = {"ContentType": request.content_type, "ChecksumAlgorithm": "CRC32"}
+    if request.content_encoding:
+        args["ContentEncoding"] = request.content_encoding
+    metadata = {}
+    for name, value in headers:
+        lower = name.lower()
+        if lower.startswith("x-amz-meta-"):
+            metadata[lower.removeprefix("x-amz-meta-")] = value
+        else:
+            args[_ARGUMENT_OF_HEADER[lower]] = value
+    if metadata:
+        args["Metadata"] = metadata
+    return args
+
+
+def _error(operation: str, e: Exception) -> tuple[str, bool]:
+    if isinstance(e, botocore.exceptions.ClientError):
+        code = e.response.get("Error", {}).get("Code", "")
+        return f"{operation} failed: {e}", code in RETRYABLE_CODES
+    return f"{operation} failed: {type(e).__name__}: {e}", False
+
+
+class Boto3Transport(Transport):
+    def __init__(self, config: UploadConfig) -> None:
+        self._config = config
+        threads = min(config.concurrency, _MAX_THREADS)
+        endpoint = config.endpoint
+        self._client = botocore.session.Session().create_client(
+            "s3",
+            region_name=endpoint.region,
+            endpoint_url=endpoint.url,
+            verify=config.ca_bundle or True,
+            config=botocore.config.Config(
+                max_pool_connections=threads,
+                retries={"total_max_attempts": config.retries + 1, "mode": config.retry_mode},
+                s3={"addressing_style": "path" if endpoint.path_style else "virtual"},
+            ),
+        )
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="s3pp-boto3")
+        self._transfers = TransferManager(
+            self._client,
+            TransferConfig(
+                multipart_threshold=config.multipart_threshold,
+                multipart_chunksize=config.multipart_chunksize,
+                max_concurrency=threads,
+            ),
+        )
+
+    def head(self, key: str, on_done: Callable[[HeadOutcome], None]) -> None:
+        def run() -> None:
+            try:
+                answer = self._client.head_object(Bucket=self._config.bucket, Key=key)
+            except botocore.exceptions.ClientError as e:
+                if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                    on_done(HeadOutcome(remote=None))
+                else:
+                    on_done(HeadOutcome(error=_error("HEAD", e)[0]))
+                return
+            except botocore.exceptions.BotoCoreError as e:
+                on_done(HeadOutcome(error=_error("HEAD", e)[0]))
+                return
+            remote = RemoteObject(
+                key=key, size=answer["ContentLength"], etag=answer["ETag"].strip('"')
+            )
+            on_done(HeadOutcome(remote=remote))
+
+        self._pool.submit(run)
+
+    def list_directory(self, prefix: str, on_done: Callable[[ListOutcome], None]) -> None:
+        def run() -> None:
+            objects = {}
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self._config.bucket, Prefix=prefix, Delimiter="/"
+            )
+            try:
+                for page in pages:
+                    for obj in page.get("Contents", []):
+                        etag = obj["ETag"].strip('"')
+                        objects[obj["Key"]] = RemoteObject(obj["Key"], obj["Size"], etag)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+                on_done(ListOutcome(objects={}, error=_error("LIST", e)[0]))
+                return
+            on_done(ListOutcome(objects=objects))
+
+        self._pool.submit(run)
+
+    def put(self, request: PutRequest, on_done: Callable[[PutOutcome], None]) -> None:
+        args = extra_args(request, self._config.headers)
+        bucket = self._config.bucket
+
+        def run() -> None:
+            try:
+                if request.size > self._config.multipart_threshold:
+                    body = io.BytesIO(request.data) if request.data is not None else None
+                    source: Any = body if body is not None else request.path
+                    method = self._transfers.upload
+                    method(source, bucket, request.key, extra_args=args).result()
+                    on_done(PutOutcome())
+                    return
+                if request.data is not None:
+                    answer = self._client.put_object(
+                        Bucket=bucket, Key=request.key, Body=request.data, **args
+                    )
+                else:
+                    assert request.path is not None
+                    with open(request.path, "rb") as f:
+                        answer = self._client.put_object(
+                            Bucket=bucket, Key=request.key, Body=f, **args
+                        )
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
+                    OSError) as e:  # fmt: skip
+                text, retryable = _error("PUT", e)
+                on_done(PutOutcome(error=text, retryable=retryable))
+                return
+            on_done(PutOutcome(etag=answer["ETag"].strip('"')))
+
+        self._pool.submit(run)
+
+    def copy(self, source: str, key: str, on_done: Callable[[PutOutcome], None]) -> None:
+        source_bucket, _, source_key = source.partition("/")
+
+        def run() -> None:
+            try:
+                answer = self._client.copy_object(
+                    Bucket=self._config.bucket,
+                    Key=key,
+                    CopySource={"Bucket": source_bucket, "Key": source_key},
+                )
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+                text, retryable = _error("COPY", e)
+                on_done(PutOutcome(error=text, retryable=retryable))
+                return
+            on_done(PutOutcome(etag=answer["CopyObjectResult"]["ETag"].strip('"')))
+
+        self._pool.submit(run)
+
+    def cancel_all(self) -> None:
+        self._transfers.shutdown(cancel=True, cancel_msg="interrupted")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._transfers.shutdown()
