@@ -328,3 +328,50 @@ def test_odd_file_names_and_kinds(
     assert summary["failed"] == 1
     assert "UTF-8" in summary["failures"][0]["error"]
     assert "Traceback" not in result.stderr
+
+
+def test_sigterm_stops_like_ctrl_c(
+    s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path, proxy: FaultProxy
+) -> None:
+    files = _tree(tmp_path / "src", 200)
+    report = tmp_path / "report.jsonl"
+    proxy.rules = FaultRules(stall=1.0, stall_seconds=0.2, predicate=_not_bucket_check)
+    cli = _start_cli(
+        ["--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--json", "--processes", "4",
+         "--report", str(report), str(tmp_path / "src")],
+        s3_server.env(),
+    )  # fmt: skip
+    _wait_for(lambda: len(_report_lines(report)) >= 10, "some files done")
+
+    cli.send_signal(signal.SIGTERM)
+    out, err = cli.communicate(timeout=120)
+
+    assert cli.returncode == 130, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert 10 <= summary["uploaded"] < len(files)
+    stored = bucket_objects(s3_client, bucket)
+    assert len(stored) == summary["uploaded"]
+    assert all(stored[key] == files[key] for key in stored), "nothing half-written"
+    assert len(_report_lines(report)) == summary["files"]
+
+
+def test_a_file_that_vanishes_during_upload_is_reported(
+    s3_server: LocalS3, bucket: str, tmp_path: Path, proxy: FaultProxy
+) -> None:
+    make_tree(tmp_path / "src", {"stays.txt": b"s", "goes.txt": b"g" * 5000})
+    proxy.rules = FaultRules(
+        stall=1.0, stall_seconds=3.0, predicate=lambda m, t: m == "PUT" and "goes" in t
+    )
+    cli = _start_cli(
+        ["--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--json",
+         str(tmp_path / "src")],
+        s3_server.env(),
+    )  # fmt: skip
+    _wait_for(lambda: proxy.stats["stall"] >= 1, "the PUT of goes.txt in flight")
+    (tmp_path / "src" / "goes.txt").unlink()
+    out, err = cli.communicate(timeout=120)
+
+    assert cli.returncode == 1, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["failures"][0]["key"] == "goes.txt"
+    assert "vanished" in summary["failures"][0]["error"]

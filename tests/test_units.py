@@ -259,3 +259,29 @@ def test_member_key_names_never_escape(name: str, key: str | None) -> None:
     from pipeline.archive import member_key_name
 
     assert member_key_name(name) == key
+
+
+def test_an_unreadable_directory_becomes_a_failure_and_the_walk_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root reads every directory, so the refusal is simulated for this narrow unit test.
+    import os
+
+    from pipeline import source
+
+    for name in ("open/a.txt", "closed/b.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        if str(path).endswith("closed"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(source.os, "scandir", scandir)
+    items = list(walk(resolve_sources((str(tmp_path),)), ""))
+    assert [i.key for i in items if not isinstance(i, FileResult)] == ["open/a.txt"]
+    failures = [i for i in items if isinstance(i, FileResult)]
+    assert [(f.key, f.action) for f in failures] == [("closed/", Action.FAILED)]
+    assert "cannot read directory: Permission denied" in failures[0].error
