@@ -345,23 +345,14 @@ def help_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextlib.contextmanager
-def _quiet_root_logger() -> Iterator[None]:
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
-
-
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
     """Our options, and the Beam options the user set (as a dict for PipelineOptions)."""
     if any(arg in ("-h", "--help", "--version") for arg in argv):
         return help_parser().parse_args(argv), {}
-    with _quiet_root_logger():  # Beam's import warns about optional GCP libraries
-        from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+    args, unknown = help_parser().parse_known_args(argv)
+    if not unknown:
+        return args, {}  # no Beam options: spare building a parser of all of Beam's
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
     class _CombinedParser(_BeamArgumentParser):  # type: ignore[misc]
         error = _Parser.error
@@ -459,8 +450,14 @@ def _show_progress(args: argparse.Namespace) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+def _not_beam_gcp_noise(record: logging.LogRecord) -> bool:
+    """Beam warns on import that optional Google Cloud libraries are missing: not ours."""
+    return not record.getMessage().startswith("apitools not found")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    logging.getLogger().addFilter(_not_beam_gcp_noise)
     try:
         args, beam_options = parse(argv)
         _configure_logging(args)

@@ -201,6 +201,8 @@ class UploadTree(beam.PTransform):  # type: ignore[misc]
             _ = results | "WriteReport" >> beam.ParDo(_WriteReportFn(config.report_path))
         return (
             results
-            | "Summarize" >> beam.CombineGlobally(SummarizeResults())
+            # No default for an empty run (that would cost a side-input stage); a run
+            # that wrote no summary had no file.
+            | "Summarize" >> beam.CombineGlobally(SummarizeResults()).without_defaults()
             | "WriteSummary" >> beam.Map(_write_summary, self._summary_path)
         )

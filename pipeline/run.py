@@ -76,11 +76,13 @@ def run_pipeline(
             _ = p | "UploadTree" >> UploadTree(
                 config, roots, summary_path, reshuffle=needs_reshuffle(options)
             )
+        if not FileSystems.exists(summary_path):
+            return Summary()  # no file at all: the combine had nothing to summarise
         try:
             with FileSystems.open(summary_path) as f:
                 data = json.loads(f.read().decode("utf-8"))
         except (OSError, ValueError) as e:
-            raise UsageError(f"the pipeline wrote no summary at {summary_path}") from e
+            raise UsageError(f"cannot read the run's summary at {summary_path}: {e}") from e
         if local_dir is None:
             FileSystems.delete([summary_path])
         return Summary.from_dict(data)
