@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import threading
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -87,6 +88,15 @@ def _s3_error_text(status: int | None, body: bytes | None, fallback: str) -> str
     return fallback
 
 
+def _event_loop_threads() -> int:
+    """Half the cores for awscrt's I/O threads: Python (and often the server) need the rest.
+
+    Measured on 2 cores with SeaweedFS: one event-loop thread spent ~25% less CPU than
+    two for 10,000 small PUTs, at the same wall time.
+    """
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 def _copy_result_etag(body: bytes) -> str:
     try:
         root = ET.fromstring(body)
@@ -122,7 +132,7 @@ class CrtTransport(Transport):
             if config.ca_bundle:
                 context_options.override_default_trust_store_from_path(None, config.ca_bundle)
             tls_options = ClientTlsContext(context_options).new_connection_options()
-        event_loops = EventLoopGroup()
+        event_loops = EventLoopGroup(_event_loop_threads())
         bootstrap = ClientBootstrap(event_loops, DefaultHostResolver(event_loops))
         self._client = S3Client(
             bootstrap=bootstrap,
