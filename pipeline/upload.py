@@ -11,15 +11,17 @@ import contextlib
 import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline import interrupt
 from pipeline.body import Body, body_spec, prepared_body
 from pipeline.config import PutMode
 from pipeline.inflight import InFlightDoFn
+from pipeline.orphans import abort_orphaned_uploads
 from pipeline.records import Action, FileResult, LocalFile, PutPlan
 from pipeline.transport import PutOutcome, PutRequest
+from pipeline.transport.boto import make_client
 
 MAX_COPY_BYTES = 5 * 1024**3  # the most one CopyObject request copies
 
@@ -30,6 +32,7 @@ class _Upload:
     request: PutRequest | None  # None for a server-side copy
     started: float
     cleanup: contextlib.ExitStack | None  # owns a gzipped body's temporary file
+    started_wall: float = field(default_factory=time.time)
     attempt: int = 0
 
 
@@ -60,6 +63,8 @@ def _change_since_walk(file: LocalFile) -> str:
 
 class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
     """PutPlan -> FileResult; a FileResult passes."""
+
+    _client: Any = None  # boto3, for cleaning up after multipart uploads; made on first use
 
     def process(self, plan: PutPlan | FileResult) -> Iterator[FileResult]:
         if isinstance(plan, FileResult):
@@ -131,6 +136,11 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
         request = upload.request
         yield from self.submit(upload, lambda done: self.transport().put(request, done), size=held)
 
+    def _control_client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self._config.endpoint, self._config.ca_bundle)
+        return self._client
+
     def on_interrupt(self) -> None:
         if self._transport is not None:
             self._transport.cancel_all()
@@ -147,6 +157,11 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             return self._send(upload)
         if upload.cleanup is not None:
             upload.cleanup.close()
+        if upload.request is not None and upload.request.size > self._config.multipart_threshold:
+            abort_orphaned_uploads(
+                self._control_client(), self._config.bucket, upload.request.key,
+                upload.started_wall,
+            )  # fmt: skip
         file = upload.plan.file
         seconds = time.monotonic() - upload.started
         change = _change_since_walk(file)

@@ -375,3 +375,23 @@ def test_a_file_that_vanishes_during_upload_is_reported(
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["failures"][0]["key"] == "goes.txt"
     assert "vanished" in summary["failures"][0]["error"]
+
+
+def test_a_lost_create_multipart_answer_leaves_no_open_upload(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, proxy: FaultProxy
+) -> None:
+    files = _tree(tmp_path / "src", 0, big=1)
+    proxy.rules = FaultRules(
+        reset_response=1.0, max_faults=1, predicate=lambda m, t: m == "POST" and "?uploads" in t
+    )
+
+    result = run_cli(
+        "--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--json",
+        "--multipart-threshold", "5MiB", "--multipart-chunksize", "5MiB",
+        str(tmp_path / "src"), endpoint=False,
+    )  # fmt: skip
+
+    assert result.code == 0, result.stderr
+    assert proxy.stats["reset_response"] == 1, "the server started an upload we never heard of"
+    assert _digests(bucket_objects(s3_client, bucket)) == _digests(files)
+    assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
