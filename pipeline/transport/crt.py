@@ -9,7 +9,8 @@ import os
 import threading
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from awscrt.auth import AwsCredentials, AwsCredentialsProvider
@@ -79,13 +80,27 @@ def _s3_error_code(body: bytes | None) -> tuple[str, str]:
     return root.findtext("Code") or "", root.findtext("Message") or ""
 
 
-def _s3_error_text(status: int | None, body: bytes | None, fallback: str) -> str:
-    """'HTTP 403 AccessDenied: Access Denied' from an S3 error response, or ``fallback``."""
-    code, message = _s3_error_code(body)
-    if status:
-        detail = ": ".join(part for part in (code, message) if part)
-        return f"HTTP {status} {detail}".strip()
-    return fallback
+@dataclass
+class _Answer:
+    """What came back for one request: status, headers, body, and awscrt's error."""
+
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytearray = field(default_factory=bytearray)
+    error: str | None = None  # awscrt's error name and message, or None on success
+    error_body: bytes | None = None
+
+    def s3_error(self) -> tuple[str, str]:
+        """(Code, Message) of the S3 error in the answer, if any."""
+        return _s3_error_code(self.error_body if self.error is not None else bytes(self.body))
+
+    def error_text(self) -> str:
+        """'HTTP 403 AccessDenied: Access Denied', or awscrt's error when S3 said nothing."""
+        code, message = self.s3_error()
+        if self.status:
+            detail = ": ".join(part for part in (code, message) if part) or self.error or ""
+            return f"HTTP {self.status} {detail}".strip()
+        return self.error or f"{code}: {message}"
 
 
 def _event_loop_threads() -> int:
@@ -173,14 +188,42 @@ class CrtTransport(Transport):
             method, path, HttpHeaders([("Host", self._host), *headers]), body_stream=body
         )
 
-    def _start(self, token: object, fail: Callable[[str], None], **request: Any) -> None:
-        """make_request, keeping the request alive; a request refused at once fails."""
+    def _send(self, finished: Callable[[_Answer], None], **request: Any) -> None:
+        """make_request; ``finished`` gets the whole answer, once, on a CRT thread.
+
+        The request is kept alive until it is done; one refused at once also finishes.
+        """
+        answer = _Answer()
+        token = id(answer)
+
+        def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
+            answer.status = status_code
+            answer.headers = {name.lower(): value for name, value in headers}
+
+        def on_body(chunk: bytes, **_: Any) -> None:
+            answer.body.extend(chunk)
+
+        def on_done(
+            error: BaseException | None = None,
+            status_code: int | None = None,
+            error_body: bytes | None = None,
+            **_: Any,
+        ) -> None:
+            self._untrack(token)
+            answer.status = status_code or answer.status
+            answer.error = None if error is None else _crt_error_text(error)
+            answer.error_body = error_body
+            finished(answer)
+
         try:
-            started = self._client.make_request(**request)
+            started = self._client.make_request(
+                on_headers=on_headers, on_body=on_body, on_done=on_done, **request
+            )
         except (RuntimeError, ValueError, OSError) as e:  # awscrt refuses bad arguments so
-            fail(str(e))
+            answer.error = str(e)
+            finished(answer)
             return
-        self._track(id(token), started)
+        self._track(token, started)
 
     def _track(self, token: int, request: Any) -> None:
         """Keep ``request`` alive until its on_done has run (which may already be so)."""
@@ -196,43 +239,21 @@ class CrtTransport(Transport):
                 self._done_early.add(token)
 
     def head(self, key: str, on_head: Callable[[HeadOutcome], None]) -> None:
-        seen: dict[str, Any] = {}
-        token = object()
-
-        def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
-            seen["status"] = status_code
-            seen["headers"] = {name.lower(): value for name, value in headers}
-
-        def on_done(
-            error: BaseException | None = None,
-            status_code: int | None = None,
-            error_body: bytes | None = None,
-            **_: Any,
-        ) -> None:
-            self._untrack(id(token))
-            status = status_code or seen.get("status")
-            if error is None:
-                hdrs: Mapping[str, str] = seen.get("headers", {})
-                remote = RemoteObject(
-                    key=key,
-                    size=int(hdrs.get("content-length", "0")),
-                    etag=hdrs.get("etag", "").strip('"'),
-                )
-                on_head(HeadOutcome(remote=remote))
-            elif status == 404:
+        def finished(answer: _Answer) -> None:
+            if answer.error is None:
+                size = int(answer.headers.get("content-length", "0"))
+                etag = answer.headers.get("etag", "").strip('"')
+                on_head(HeadOutcome(remote=RemoteObject(key=key, size=size, etag=etag)))
+            elif answer.status == 404:
                 on_head(HeadOutcome(remote=None))
             else:
-                text = _s3_error_text(status, error_body, _crt_error_text(error))
-                on_head(HeadOutcome(error=f"HEAD failed: {text}"))
+                on_head(HeadOutcome(error=f"HEAD failed: {answer.error_text()}"))
 
-        self._start(
-            token,
-            lambda text: on_head(HeadOutcome(error=f"HEAD failed: {text}")),
+        self._send(
+            finished,
             type=S3RequestType.DEFAULT,
             operation_name="HeadObject",
             request=self._request("HEAD", key, []),
-            on_headers=on_headers,
-            on_done=on_done,
         )
 
     def list_directory(self, prefix: str, on_list: Callable[[ListOutcome], None]) -> None:
@@ -242,69 +263,38 @@ class CrtTransport(Transport):
             query = {"list-type": "2", "delimiter": "/", "encoding-type": "url", "prefix": prefix}
             if token:
                 query["continuation-token"] = token
-            body = bytearray()
-            request_token = object()
-
-            def on_body(chunk: bytes, **_: Any) -> None:
-                body.extend(chunk)
-
-            def on_done(
-                error: BaseException | None = None,
-                status_code: int | None = None,
-                error_body: bytes | None = None,
-                **_: Any,
-            ) -> None:
-                self._untrack(id(request_token))
-                if error is not None:
-                    text = _s3_error_text(status_code, error_body, _crt_error_text(error))
-                    on_list(ListOutcome(objects={}, error=f"LIST failed: {text}"))
-                    return
-                try:
-                    page = parse_list_page(bytes(body))
-                except (ET.ParseError, ValueError) as e:
-                    on_list(ListOutcome(objects={}, error=f"LIST failed: {e}"))
-                    return
-                objects.update((obj.key, obj) for obj in page.objects)
-                if page.next_token:
-                    fetch(page.next_token)
-                else:
-                    on_list(ListOutcome(objects=objects))
-
             path = self._endpoint.bucket_path(self._config.bucket, query)
-            self._start(
-                request_token,
-                lambda text: on_list(ListOutcome(objects={}, error=f"LIST failed: {text}")),
+            self._send(
+                finished,
                 type=S3RequestType.DEFAULT,
                 operation_name="ListObjectsV2",
                 request=HttpRequest("GET", path, HttpHeaders([("Host", self._host)])),
-                on_body=on_body,
-                on_done=on_done,
             )
+
+        def finished(answer: _Answer) -> None:
+            if answer.error is not None:
+                on_list(ListOutcome(objects={}, error=f"LIST failed: {answer.error_text()}"))
+                return
+            try:
+                page = parse_list_page(bytes(answer.body))
+            except (ET.ParseError, ValueError) as e:
+                on_list(ListOutcome(objects={}, error=f"LIST failed: {e}"))
+                return
+            objects.update((obj.key, obj) for obj in page.objects)
+            if page.next_token:
+                fetch(page.next_token)
+            else:
+                on_list(ListOutcome(objects=objects))
 
         fetch(None)
 
     def put(self, request: PutRequest, on_put: Callable[[PutOutcome], None]) -> None:
-        seen: dict[str, Any] = {}
-        token = object()
-
-        def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
-            for name, value in headers:
-                if name.lower() == "etag":
-                    seen["etag"] = value.strip('"')
-
-        def on_done(
-            error: BaseException | None = None,
-            status_code: int | None = None,
-            error_body: bytes | None = None,
-            **_: Any,
-        ) -> None:
-            self._untrack(id(token))
-            if error is None:
-                on_put(PutOutcome(etag=seen.get("etag", "")))
+        def finished(answer: _Answer) -> None:
+            if answer.error is None:
+                on_put(PutOutcome(etag=answer.headers.get("etag", "").strip('"')))
             else:
-                text = _s3_error_text(status_code, error_body, _crt_error_text(error))
-                retryable = _s3_error_code(error_body)[0] in RETRYABLE_CODES
-                on_put(PutOutcome(error=f"PUT failed: {text}", retryable=retryable))
+                retryable = answer.s3_error()[0] in RETRYABLE_CODES
+                on_put(PutOutcome(error=f"PUT failed: {answer.error_text()}", retryable=retryable))
 
         headers = [
             ("Content-Length", str(request.size)),
@@ -313,52 +303,32 @@ class CrtTransport(Transport):
         if request.content_encoding:
             headers.append(("Content-Encoding", request.content_encoding))
         headers.extend(self._config.headers)
-        self._start(
-            token,
-            lambda text: on_put(PutOutcome(error=f"PUT failed: {text}")),
+        self._send(
+            finished,
             type=S3RequestType.PUT_OBJECT,
             request=self._request("PUT", request.key, headers, request.data),
             send_filepath=request.path,
             checksum_config=S3ChecksumConfig(
                 algorithm=S3ChecksumAlgorithm.CRC32, location=S3ChecksumLocation.HEADER
             ),
-            on_headers=on_headers,
-            on_done=on_done,
         )
 
     def copy(self, source: str, key: str, on_copy: Callable[[PutOutcome], None]) -> None:
-        body = bytearray()
-        token = object()
-
-        def on_body(chunk: bytes, **_: Any) -> None:
-            body.extend(chunk)
-
-        def on_done(
-            error: BaseException | None = None,
-            status_code: int | None = None,
-            error_body: bytes | None = None,
-            **_: Any,
-        ) -> None:
-            self._untrack(id(token))
+        def finished(answer: _Answer) -> None:
             # CopyObject may answer 200 and still fail: the error is then in the body.
-            code, message = _s3_error_code(bytes(body) if error is None else error_body)
-            if error is None and not code:
-                etag = _copy_result_etag(bytes(body))
-                on_copy(PutOutcome(etag=etag))
-                return
-            fallback = _crt_error_text(error) if error is not None else f"{code}: {message}"
-            text = _s3_error_text(status_code, error_body or bytes(body), fallback)
-            on_copy(PutOutcome(error=f"COPY failed: {text}", retryable=code in RETRYABLE_CODES))
+            code = answer.s3_error()[0]
+            if answer.error is None and not code:
+                on_copy(PutOutcome(etag=_copy_result_etag(bytes(answer.body))))
+            else:
+                text = answer.error_text()
+                on_copy(PutOutcome(error=f"COPY failed: {text}", retryable=code in RETRYABLE_CODES))
 
         headers = [("x-amz-copy-source", urllib.parse.quote(f"/{source}", safe="/~"))]
-        self._start(
-            token,
-            lambda text: on_copy(PutOutcome(error=f"COPY failed: {text}")),
+        self._send(
+            finished,
             type=S3RequestType.DEFAULT,
             operation_name="CopyObject",
             request=self._request("PUT", key, headers),
-            on_body=on_body,
-            on_done=on_done,
         )
 
     def cancel_all(self) -> None:
