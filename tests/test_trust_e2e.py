@@ -115,8 +115,15 @@ def test_without_retries_a_corrupted_body_fails_and_is_not_stored(
     assert all(stored[key] == files[key] for key in stored)
 
 
+@pytest.mark.parametrize(("retries", "tries"), [(2, 3), (0, 1)])
 def test_a_file_out_of_retries_fails_alone_with_its_reason(
-    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, proxy: FaultProxy
+    run_cli: Any,
+    s3_client: Any,
+    bucket: str,
+    tmp_path: Path,
+    proxy: FaultProxy,
+    retries: int,
+    tries: int,
 ) -> None:
     files = _tree(tmp_path / "src", 30)
     doomed = "d03/f00003.txt"
@@ -125,8 +132,8 @@ def test_a_file_out_of_retries_fails_alone_with_its_reason(
     )
 
     result = run_cli(
-        "--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--json", "--retries", "2",
-        str(tmp_path / "src"), endpoint=False,
+        "--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--json",
+        "--retries", str(retries), str(tmp_path / "src"), endpoint=False,
     )  # fmt: skip
 
     assert result.code == 1, result.stderr
@@ -134,7 +141,7 @@ def test_a_file_out_of_retries_fails_alone_with_its_reason(
     assert result.summary["uploaded"] == len(files) - 1
     assert result.summary["failures"][0]["key"] == doomed
     assert "SLOW_DOWN" in result.summary["failures"][0]["error"]  # awscrt's name for 503
-    assert proxy.stats["slowdown"] == 3, "one try and two retries"
+    assert proxy.stats["slowdown"] == tries, "one try and --retries more"
     assert "Traceback" not in result.stderr
     assert set(bucket_objects(s3_client, bucket)) == set(files) - {doomed}
 

@@ -103,6 +103,20 @@ class _Answer:
         return self.error or f"{code}: {message}"
 
 
+def _retry_config(config: UploadConfig) -> S3RetryConfig:
+    if config.retries == 0:  # awscrt reads max_retries=0 as "its default of 5"
+        return S3RetryConfig(retry_mode=S3RetryMode.NONE)
+    return S3RetryConfig(
+        max_retries=config.retries,
+        # A deep token bucket: a burst of faults must not leave later requests without
+        # their retries; --retries bounds the work per request.
+        initial_bucket_capacity=_RETRY_TOKENS,
+        retry_mode=S3RetryMode.ADAPTIVE
+        if config.retry_mode == "adaptive"
+        else S3RetryMode.STANDARD,
+    )
+
+
 def _event_loop_threads() -> int:
     """Half the cores for awscrt's I/O threads: Python (and often the server) need the rest.
 
@@ -162,17 +176,7 @@ class CrtTransport(Transport):
             throughput_target_gbps=_THROUGHPUT_TARGET_GBPS,
             max_active_connections_override=config.concurrency,
             memory_limit=MEMORY_LIMIT,
-            retry_config=S3RetryConfig(
-                max_retries=config.retries,
-                # A deep token bucket: a burst of faults must not leave later requests
-                # without their retries; --retries bounds the work per request.
-                initial_bucket_capacity=_RETRY_TOKENS,
-                retry_mode=(
-                    S3RetryMode.ADAPTIVE
-                    if config.retry_mode == "adaptive"
-                    else S3RetryMode.STANDARD
-                ),
-            ),
+            retry_config=_retry_config(config),
         )
         self._host = config.endpoint.authority(config.bucket)
         self._lock = threading.Lock()
