@@ -26,6 +26,7 @@ from pipeline.config import (
     DEFAULT_MULTIPART_CHUNKSIZE,
     DEFAULT_MULTIPART_THRESHOLD,
     DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
     PutMode,
     UploadConfig,
     resolve_endpoint,
@@ -272,6 +273,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{DEFAULT_RETRIES}); a body the server found damaged is sent again up to N times",
     )
     speed.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"a request still running after SECONDS (default {DEFAULT_TIMEOUT_S:g}) plus 4 s "
+        "per MiB of its body is cancelled and sent again (a stalled server cannot hang a run)",
+    )
+    speed.add_argument(
         "--retry-mode",
         choices=["standard", "adaptive"],
         default="standard",
@@ -400,6 +409,7 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         file_filter=FileFilter.build(args.filter_rules, args.ignore_files_older_than_days),
         ca_bundle=ca_bundle,
         transport=args.transport,
+        timeout=args.timeout,
         retries=args.retries,
         retry_mode=args.retry_mode,
         dry_run=args.dry_run,

@@ -15,6 +15,7 @@ from pipeline.filters import FileFilter
 
 DEFAULT_CONCURRENCY = 128
 DEFAULT_RETRIES = 5
+DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MULTIPART_THRESHOLD = 8 * 1024 * 1024
 DEFAULT_MULTIPART_CHUNKSIZE = 8 * 1024 * 1024
 MIN_MULTIPART_CHUNKSIZE = 5 * 1024 * 1024
@@ -137,6 +138,7 @@ class UploadConfig:
     resume_path: str | None = None  # local report whose done files are skipped
     transport: str = "crt"  # or "boto3"
     ca_bundle: str | None = None  # PEM file of certificates to trust instead of the system's
+    timeout: float = DEFAULT_TIMEOUT_S  # per request, plus time for its body
     retries: int = DEFAULT_RETRIES  # per request (awscrt) and per file (damaged bodies)
     retry_mode: str = "standard"  # or "adaptive": client-side rate limiting on throttling
     dry_run: bool = False
@@ -149,6 +151,8 @@ class UploadConfig:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise UsageError("--processes/--concurrency must be at least 1")
+        if not self.timeout > 0:
+            raise UsageError("--timeout must be more than 0 seconds")
         if not 0 <= self.retries <= 100:
             raise UsageError("--retries must be between 0 and 100")
         if self.limit is not None and self.limit < 0:

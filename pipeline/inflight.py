@@ -24,7 +24,7 @@ from pipeline.config import UploadConfig
 from pipeline.transport import Transport, open_transport
 
 IN_FLIGHT_BYTES = 64 * 1024 * 1024  # bodies of single PUTs in flight per worker
-_POLL_S = 0.5  # how often a wait looks for Ctrl-C
+_POLL_S = 0.5  # how often a wait looks for Ctrl-C and for requests past their deadline
 Context = TypeVar("Context")
 Outcome = TypeVar("Outcome")
 
@@ -111,6 +111,8 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
                 except queue.Empty:
                     if interrupt.requested():
                         self.on_interrupt()
+                    elif self._transport is not None:
+                        self._transport.cancel_expired()
         else:
             context, size, outcome = self._queue().get(block=False)
         self._pending -= 1

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, bucket_objects, make_tree
-from tests.faultproxy import FAULT_KINDS, FaultProxy, FaultRules
+from tests.faultproxy import FAULT_KINDS, MAX_STALL_S, FaultProxy, FaultRules
 from tests.locals3 import LocalS3
 
 MIB = 1024 * 1024
@@ -387,3 +387,27 @@ def test_a_lost_create_multipart_answer_leaves_no_open_upload(
     assert proxy.stats["reset_response"] == 1, "the server started an upload we never heard of"
     assert _digests(bucket_objects(s3_client, bucket)) == _digests(files)
     assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_stalled_request_times_out_and_is_sent_again(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, proxy: FaultProxy
+) -> None:
+    files = _tree(tmp_path / "src", 20)
+    proxy.rules = FaultRules(
+        stall=1.0,
+        stall_seconds=MAX_STALL_S,
+        max_faults=1,
+        predicate=lambda m, t: m == "PUT" and "f00005" in t,
+    )
+    started = time.monotonic()
+
+    result = run_cli(
+        "--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--json", "--timeout", "2",
+        str(tmp_path / "src"), endpoint=False,
+    )  # fmt: skip
+
+    assert result.code == 0, result.stderr
+    assert time.monotonic() - started < MAX_STALL_S, "the stalled request was cut off"
+    assert proxy.stats["stall"] == 1
+    assert result.summary["retries"] == 1
+    assert _digests(bucket_objects(s3_client, bucket)) == _digests(files)

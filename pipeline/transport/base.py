@@ -62,6 +62,10 @@ class Transport(abc.ABC):
         """Copy the object at ``source`` ('bucket/key') to ``key``, server-side."""
 
     @abc.abstractmethod
+    def cancel_expired(self) -> None:
+        """Cancel requests past their deadline (they then finish as timed out)."""
+
+    @abc.abstractmethod
     def cancel_all(self) -> None:
         """Cancel every request in flight (multipart uploads are aborted)."""
 

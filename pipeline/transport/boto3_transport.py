@@ -78,6 +78,8 @@ class Boto3Transport(Transport):
             verify=config.ca_bundle or True,
             config=botocore.config.Config(
                 max_pool_connections=threads,
+                connect_timeout=config.timeout,
+                read_timeout=config.timeout,
                 retries={"total_max_attempts": config.retries + 1, "mode": config.retry_mode},
                 s3={"addressing_style": "path" if endpoint.path_style else "virtual"},
             ),
@@ -179,6 +181,9 @@ class Boto3Transport(Transport):
             on_done(PutOutcome(etag=answer["CopyObjectResult"]["ETag"].strip('"')))
 
         self._pool.submit(run)
+
+    def cancel_expired(self) -> None:
+        """Nothing to do: botocore's connect and read timeouts bound each request."""
 
     def cancel_all(self) -> None:
         self._transfers.shutdown(cancel=True, cancel_msg="interrupted")

@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import threading
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -50,6 +51,7 @@ _THROUGHPUT_TARGET_GBPS = 10.0
 # What awscrt may buffer for multipart parts; small PUTs are bounded by the upload
 # DoFn's in-flight byte budget instead.
 _RETRY_TOKENS = 1_000_000
+_SLOWEST_BYTES_PER_S = 256 * 1024  # a body gets --timeout plus this long per byte
 MEMORY_LIMIT = 256 * 1024 * 1024  # the least awscrt accepts
 
 
@@ -89,6 +91,7 @@ class _Answer:
     body: bytearray = field(default_factory=bytearray)
     error: str | None = None  # awscrt's error name and message, or None on success
     error_body: bytes | None = None
+    timed_out: bool = False
 
     def s3_error(self) -> tuple[str, str]:
         """(Code, Message) of the S3 error in the answer, if any."""
@@ -182,6 +185,7 @@ class CrtTransport(Transport):
         self._lock = threading.Lock()
         self._live: dict[int, Any] = {}  # keeps each S3Request alive until it is done
         self._done_early: set[int] = set()
+        self._expired: set[int] = set()  # cancelled by cancel_expired, not yet done
 
     def _request(
         self, method: str, key: str, headers: list[tuple[str, str]], data: bytes | None = None
@@ -192,13 +196,17 @@ class CrtTransport(Transport):
             method, path, HttpHeaders([("Host", self._host), *headers]), body_stream=body
         )
 
-    def _send(self, finished: Callable[[_Answer], None], **request: Any) -> None:
+    def _send(self, finished: Callable[[_Answer], None], size: int = 0, **request: Any) -> None:
         """make_request; ``finished`` gets the whole answer, once, on a CRT thread.
 
-        The request is kept alive until it is done; one refused at once also finishes.
+        The request is kept alive until it is done; one refused at once also finishes. One
+        still running past its deadline (``--timeout`` plus time for ``size`` bytes at
+        ``_SLOWEST_BYTES_PER_S``) is cancelled by ``cancel_expired`` and reported as
+        timed out, which the upload retries.
         """
         answer = _Answer()
         token = id(answer)
+        deadline = time.monotonic() + self._config.timeout + size / _SLOWEST_BYTES_PER_S
 
         def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
             answer.status = status_code
@@ -213,9 +221,12 @@ class CrtTransport(Transport):
             error_body: bytes | None = None,
             **_: Any,
         ) -> None:
-            self._untrack(token)
+            timed_out = self._untrack(token)
             answer.status = status_code or answer.status
             answer.error = None if error is None else _crt_error_text(error)
+            if timed_out and error is not None:
+                answer.error = f"timed out after {self._config.timeout:g} s ({answer.error})"
+                answer.timed_out = True
             answer.error_body = error_body
             finished(answer)
 
@@ -227,20 +238,35 @@ class CrtTransport(Transport):
             answer.error = str(e)
             finished(answer)
             return
-        self._track(token, started)
+        self._track(token, started, deadline)
 
-    def _track(self, token: int, request: Any) -> None:
+    def _track(self, token: int, request: Any, deadline: float) -> None:
         """Keep ``request`` alive until its on_done has run (which may already be so)."""
         with self._lock:
             if token in self._done_early:
                 self._done_early.discard(token)
             else:
-                self._live[token] = request
+                self._live[token] = (request, deadline)
 
-    def _untrack(self, token: int) -> None:
+    def _untrack(self, token: int) -> bool:
+        """Forget a finished request; True when it was cancelled for its deadline."""
         with self._lock:
             if self._live.pop(token, None) is None:
                 self._done_early.add(token)
+            if token in self._expired:
+                self._expired.discard(token)
+                return True
+            return False
+
+    def cancel_expired(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            late = [
+                (t, r) for t, (r, d) in self._live.items() if d < now and t not in self._expired
+            ]
+            self._expired.update(t for t, _ in late)
+        for _, request in late:
+            request.cancel()
 
     def head(self, key: str, on_head: Callable[[HeadOutcome], None]) -> None:
         def finished(answer: _Answer) -> None:
@@ -297,7 +323,7 @@ class CrtTransport(Transport):
             if answer.error is None:
                 on_put(PutOutcome(etag=answer.headers.get("etag", "").strip('"')))
             else:
-                retryable = answer.s3_error()[0] in RETRYABLE_CODES
+                retryable = answer.timed_out or answer.s3_error()[0] in RETRYABLE_CODES
                 on_put(PutOutcome(error=f"PUT failed: {answer.error_text()}", retryable=retryable))
 
         headers = [
@@ -309,6 +335,7 @@ class CrtTransport(Transport):
         headers.extend(self._config.headers)
         self._send(
             finished,
+            size=request.size,
             type=S3RequestType.PUT_OBJECT,
             request=self._request("PUT", request.key, headers, request.data),
             send_filepath=request.path,
@@ -325,7 +352,8 @@ class CrtTransport(Transport):
                 on_copy(PutOutcome(etag=_copy_result_etag(bytes(answer.body))))
             else:
                 text = answer.error_text()
-                on_copy(PutOutcome(error=f"COPY failed: {text}", retryable=code in RETRYABLE_CODES))
+                retryable = answer.timed_out or code in RETRYABLE_CODES
+                on_copy(PutOutcome(error=f"COPY failed: {text}", retryable=retryable))
 
         headers = [("x-amz-copy-source", urllib.parse.quote(f"/{source}", safe="/~"))]
         self._send(
@@ -337,7 +365,7 @@ class CrtTransport(Transport):
 
     def cancel_all(self) -> None:
         with self._lock:
-            live = list(self._live.values())
+            live = [request for request, _ in self._live.values()]
         for request in live:
             request.cancel()
 
