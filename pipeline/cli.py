@@ -123,6 +123,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--region", help="the bucket's region (default: from the AWS config, else us-east-1)"
     )
     target.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="use this profile of ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE, "
+        "else the standard chain)",
+    )
+    target.add_argument(
         "--ca-bundle",
         metavar="FILE",
         help="trust the CA certificates in this PEM file (default: AWS_CA_BUNDLE, else the "
@@ -385,7 +391,7 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
 def build_config(args: argparse.Namespace) -> UploadConfig:
     from pipeline.transport.credentials import default_region
 
-    region = args.region or default_region() or "us-east-1"
+    region = args.region or default_region(args.profile) or "us-east-1"
     ca_bundle = args.ca_bundle or os.environ.get("AWS_CA_BUNDLE") or None
     if ca_bundle is not None and not os.path.isfile(ca_bundle):
         raise UsageError(f"--ca-bundle {ca_bundle!r} is not a file")
@@ -409,6 +415,7 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         file_filter=FileFilter.build(args.filter_rules, args.ignore_files_older_than_days),
         ca_bundle=ca_bundle,
         transport=args.transport,
+        profile=args.profile,
         timeout=args.timeout,
         retries=args.retries,
         retry_mode=args.retry_mode,
@@ -495,10 +502,10 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     config = build_config(args)
     resolve = {"tar": resolve_archives, "s3": resolve_buckets}.get(config.walk, resolve_sources)
     roots = resolve(config.sources)
-    check_bucket(config.endpoint, config.bucket, config.ca_bundle)
+    check_bucket(config.endpoint, config.bucket, config.ca_bundle, config.profile)
     if config.walk == "s3":
         for uri in config.sources:
-            check_bucket(config.endpoint, split_s3_uri(uri)[0], config.ca_bundle)
+            check_bucket(config.endpoint, split_s3_uri(uri)[0], config.ca_bundle, config.profile)
     bar = Progress(config.run_id, sys.stderr) if _show_progress(args) else contextlib.nullcontext()
     with interrupt.graceful(), staged_records(config, args.report, args.resume) as config:
         started = time.monotonic()
@@ -525,7 +532,7 @@ def staged_records(
     with tempfile.TemporaryDirectory(prefix="s3pp-report-") as tmp:
         client = None
         if any(uri and report.is_remote(uri) for uri in (report_uri, resume_uri)):
-            client = make_client(config.endpoint, config.ca_bundle)
+            client = make_client(config.endpoint, config.ca_bundle, config.profile)
         resume_local = resume_uri
         if resume_uri and report.is_remote(resume_uri):
             resume_local = os.path.join(tmp, "resume.jsonl")

@@ -137,6 +137,7 @@ class UploadConfig:
     report_path: str | None = None  # local JSON-lines file, appended as results arrive
     resume_path: str | None = None  # local report whose done files are skipped
     transport: str = "crt"  # or "boto3"
+    profile: str | None = None  # the AWS profile whose credentials to use (a name, no secret)
     ca_bundle: str | None = None  # PEM file of certificates to trust instead of the system's
     timeout: float = DEFAULT_TIMEOUT_S  # per request, plus time for its body
     retries: int = DEFAULT_RETRIES  # per request (awscrt) and per file (damaged bodies)

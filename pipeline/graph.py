@@ -74,7 +74,7 @@ def _walk_remote(
     if any(root.path.startswith("s3://") for root in roots):
         from pipeline.transport.boto import make_client
 
-        client = make_client(config.endpoint, config.ca_bundle)
+        client = make_client(config.endpoint, config.ca_bundle, config.profile)
     for root in roots:
         if config.walk == "s3":
             yield from bucket_source.walk_bucket(

@@ -13,10 +13,12 @@ from pipeline.transport.boto import make_client
 from pipeline.transport.credentials import botocore_credentials
 
 
-def check_bucket(endpoint: Endpoint, bucket: str, ca_bundle: str | None) -> None:
+def check_bucket(
+    endpoint: Endpoint, bucket: str, ca_bundle: str | None, profile: str | None = None
+) -> None:
     """HEAD the bucket with the credentials boto3 finds."""
-    botocore_credentials()
-    client = make_client(endpoint, ca_bundle, max_attempts=2)
+    botocore_credentials(profile)
+    client = make_client(endpoint, ca_bundle, profile, max_attempts=2)
     try:
         client.head_bucket(Bucket=bucket)
     except botocore.exceptions.ClientError as e:

@@ -138,7 +138,8 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
 
     def _control_client(self) -> Any:
         if self._client is None:
-            self._client = make_client(self._config.endpoint, self._config.ca_bundle)
+            config = self._config
+            self._client = make_client(config.endpoint, config.ca_bundle, config.profile)
         return self._client
 
     def on_interrupt(self) -> None:

@@ -92,3 +92,23 @@ def test_invalid_options(
 def test_missing_bucket_option(run_cli: Any, tree: Path) -> None:
     result = run_cli(str(tree))
     assert_usage_error(result, "--bucket")
+
+
+def test_profile_from_a_credentials_file(
+    run_cli: Any, s3_client: Any, bucket: str, tree: Path, s3_server: LocalS3, tmp_path: Path
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        f"[uploader]\naws_access_key_id = {s3_server.access_key}\n"
+        f"aws_secret_access_key = {s3_server.secret_key}\n"
+    )
+    env = s3_server.env()
+    del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(credentials)
+
+    uploaded = run_cli("--bucket", bucket, "--profile", "uploader", str(tree), env=env)
+    missing = run_cli("--bucket", bucket, "--profile", "nobody", str(tree), env=env)
+
+    assert uploaded.code == 0, uploaded.stderr
+    assert set(bucket_objects(s3_client, bucket)) == {"a.txt", "b/c.txt"}
+    assert_usage_error(missing, "profile 'nobody' not found")

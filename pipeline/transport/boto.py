@@ -12,8 +12,10 @@ from pipeline.config import Endpoint
 _CONNECT_TIMEOUT_S = 10
 
 
-def make_client(endpoint: Endpoint, ca_bundle: str | None, max_attempts: int = 3) -> Any:
-    return botocore.session.Session().create_client(
+def make_client(
+    endpoint: Endpoint, ca_bundle: str | None, profile: str | None = None, max_attempts: int = 3
+) -> Any:
+    return botocore.session.Session(profile=profile).create_client(
         "s3",
         region_name=endpoint.region,
         endpoint_url=endpoint.url,

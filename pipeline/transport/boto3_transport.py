@@ -71,7 +71,7 @@ class Boto3Transport(Transport):
         self._config = config
         threads = min(config.concurrency, _MAX_THREADS)
         endpoint = config.endpoint
-        self._client = botocore.session.Session().create_client(
+        self._client = botocore.session.Session(profile=config.profile).create_client(
             "s3",
             region_name=endpoint.region,
             endpoint_url=endpoint.url,

@@ -6,6 +6,7 @@ Nothing here is pickled or printed: each worker asks botocore for itself.
 from __future__ import annotations
 
 import botocore.credentials
+import botocore.exceptions
 import botocore.session
 
 from pipeline.errors import UsageError
@@ -27,4 +28,8 @@ def botocore_credentials(profile: str | None = None) -> botocore.credentials.Cre
 
 
 def default_region(profile: str | None = None) -> str | None:
-    return botocore.session.Session(profile=profile).get_config_variable("region")
+    try:
+        region: str | None = botocore.session.Session(profile=profile).get_config_variable("region")
+    except botocore.exceptions.ProfileNotFound as e:
+        raise UsageError(f"AWS profile {profile!r} not found") from e
+    return region

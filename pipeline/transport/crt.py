@@ -152,7 +152,7 @@ class CrtTransport(Transport):
     def __init__(self, config: UploadConfig) -> None:
         self._config = config
         self._endpoint = config.endpoint
-        credentials = botocore_credentials()
+        credentials = botocore_credentials(config.profile)
 
         def load() -> AwsCredentials:
             frozen = credentials.get_frozen_credentials()
