@@ -13,7 +13,6 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from pipeline import content
 from pipeline.config import MAX_PARTS, UploadConfig
@@ -46,7 +45,7 @@ class Body:
     path: str | None = None
     data: bytes | None = None
 
-    def open(self) -> BinaryIO:
+    def open(self) -> io.BufferedIOBase:
         if self.data is not None:
             return io.BytesIO(self.data)
         assert self.path is not None
@@ -81,11 +80,8 @@ def file_etag(body: Body, threshold: int, chunksize: int) -> str:
     """The ETag S3 gives ``body`` when uploaded as this tool does: MD5, or multipart MD5."""
     size = body.size
     if size <= threshold:
-        md5 = hashlib.md5(usedforsecurity=False)
         with body.open() as f:
-            while chunk := f.read(_READ):
-                md5.update(chunk)
-        return md5.hexdigest()
+            return hashlib.file_digest(f, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
     part_size = part_size_for(size, chunksize)
     digests = []
     with body.open() as f:

@@ -16,7 +16,11 @@ def join_prefix(prefix: str, relative: str) -> str:
 
 def relative_key(path: str, root: str) -> str:
     """The path of ``path`` below ``root``, with '/' whatever the OS separator."""
-    relative = os.path.relpath(path, root)
+    head = root if root.endswith(os.sep) else root + os.sep
+    if path.startswith(head) and root not in ("", "."):
+        relative = path[len(head) :]  # the walk's own paths: no need for relpath's work
+    else:
+        relative = os.path.relpath(path, root)
     if os.sep != "/":
         relative = relative.replace(os.sep, "/")
     return relative
