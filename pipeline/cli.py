@@ -421,7 +421,6 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         retry_mode=args.retry_mode,
         dry_run=args.dry_run,
         limit=args.limit,
-        verbose=args.verbose,
         json_lines=args.json and args.verbose >= 1,
         run_id=uuid.uuid4().hex,
         sources=tuple(args.sources),

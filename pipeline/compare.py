@@ -53,7 +53,7 @@ class DecidePutFn(InFlightDoFn[LocalFile | _Directory, HeadOutcome | ListOutcome
             return
         problem = key_problem(file.key)
         if problem is not None:
-            yield _done(file, Action.FAILED, error=problem)
+            yield FileResult.of(file, Action.FAILED, error=problem)
         elif self._config.put is PutMode.STUPID:
             yield PutPlan(file=file, reason="always")
         elif self._use_head:
@@ -81,12 +81,14 @@ class DecidePutFn(InFlightDoFn[LocalFile | _Directory, HeadOutcome | ListOutcome
         if isinstance(context, LocalFile):
             assert isinstance(outcome, HeadOutcome)
             if outcome.error:
-                return [_done(context, Action.FAILED, error=outcome.error)]
+                return [FileResult.of(context, Action.FAILED, error=outcome.error)]
             return self._decide(context, outcome.remote)
         assert isinstance(outcome, ListOutcome)
         del self._listing[context.prefix]
         if outcome.error:
-            return [_done(file, Action.FAILED, error=outcome.error) for file in context.waiting]
+            return [
+                FileResult.of(file, Action.FAILED, error=outcome.error) for file in context.waiting
+            ]
         self._listed[context.prefix] = outcome.objects
         while len(self._listed) > _LISTINGS_KEPT:
             self._listed.popitem(last=False)
@@ -106,22 +108,9 @@ class DecidePutFn(InFlightDoFn[LocalFile | _Directory, HeadOutcome | ListOutcome
                 lambda: file.etag or body_etag(file, spec, self._config),
             )
         except OSError as e:
-            yield _done(file, Action.FAILED, error=f"cannot read: {e.strerror}")
+            yield FileResult.of(file, Action.FAILED, error=f"cannot read: {e.strerror}")
             return
         if upload:
             yield PutPlan(file=file, reason=reason)
         else:
-            yield _done(file, Action.SKIPPED, reason=reason)
-
-
-def _done(file: LocalFile, action: Action, reason: str = "", error: str = "") -> FileResult:
-    result = FileResult(
-        path=file.path,
-        key=file.key,
-        action=action,
-        size=file.size,
-        mtime=file.mtime,
-        reason=reason,
-        error=error,
-    )
-    return result
+            yield FileResult.of(file, Action.SKIPPED, reason=reason)

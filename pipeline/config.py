@@ -144,7 +144,6 @@ class UploadConfig:
     retry_mode: str = "standard"  # or "adaptive": client-side rate limiting on throttling
     dry_run: bool = False
     limit: int | None = None
-    verbose: int = 0
     json_lines: bool = False  # -v with --json: one JSON line per file on stdout
     run_id: str = ""  # names this run's progress bar in the CLI's process
     sources: tuple[str, ...] = field(default_factory=tuple)

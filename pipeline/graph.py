@@ -28,38 +28,34 @@ class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
 
     def __init__(self, config: UploadConfig) -> None:
         super().__init__()
-        self._prefix = config.prefix
-        self._limit = config.limit
-        self._filter = config.file_filter
-        self._follow = config.follow_symlinks
         self._config = config
-        self._resume_path = config.resume_path
-        self._run_id = config.run_id
         self._done: dict[str, tuple[str, int, float]] = {}
 
     def setup(self) -> None:
-        if self._resume_path is not None:
-            self._done = report.load_done(self._resume_path)
+        if self._config.resume_path is not None:
+            self._done = report.load_done(self._config.resume_path)
 
     def _walk(self, roots: tuple[source.Root, ...]) -> Iterator[LocalFile | FileResult]:
-        if self._config.walk != "filesystem":
-            return _walk_remote(self._config, roots)
-        return source.walk(roots, self._prefix, self._filter, self._follow)
+        config = self._config
+        if config.walk != "filesystem":
+            return _walk_remote(config, roots)
+        return source.walk(roots, config.prefix, config.file_filter, config.follow_symlinks)
 
     def process(self, roots: tuple[source.Root, ...]) -> Iterator[object]:
         found = 0
-        bar = progress.for_run(self._run_id)
+        limit = self._config.limit
+        bar = progress.for_run(self._config.run_id)
         for item in self._walk(roots):
             if interrupt.requested():
                 return
             if isinstance(item, LocalFile):
-                if self._limit is not None and found >= self._limit:
+                if limit is not None and found >= limit:
                     return
                 found += 1
                 if bar is not None:
                     bar.found(item)
                 if self._done and report.is_recorded_done(item, self._done):
-                    yield _resumed(item)
+                    yield FileResult.of(item, Action.SKIPPED, reason="recorded done (resume)")
                 else:
                     yield item
             else:
@@ -82,17 +78,6 @@ def _walk_remote(
             )
         else:
             yield from archive.walk_tar(root.path, config.prefix, config.file_filter, client)
-
-
-def _resumed(file: LocalFile) -> FileResult:
-    return FileResult(
-        path=file.path,
-        key=file.key,
-        action=Action.SKIPPED,
-        size=file.size,
-        mtime=file.mtime,
-        reason="recorded done (resume)",
-    )
 
 
 class _CountResultsFn(beam.DoFn):  # type: ignore[misc]

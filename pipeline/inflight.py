@@ -48,7 +48,6 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
         self._finished = queue.SimpleQueue()
         self._pending = 0
         self._pending_bytes = 0
-        self._pending_bytes = 0
 
     def teardown(self) -> None:
         if self._transport is not None:
@@ -125,7 +124,5 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
                 yield _windowed(output)
 
 
-def _windowed(output: Any) -> Any:
-    if isinstance(output, beam.pvalue.TaggedOutput):
-        return beam.pvalue.TaggedOutput(output.tag, _windowed(output.value))
+def _windowed(output: Any) -> WindowedValue:
     return WindowedValue(output, MIN_TIMESTAMP, (GlobalWindow(),))

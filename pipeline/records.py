@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,10 @@ class FileResult:
     etag: str = ""
     seconds: float = 0.0
     retries: int = 0  # whole-file attempts after the first (awscrt's own are not seen)
+
+    @classmethod
+    def of(cls, file: LocalFile, action: Action, **fields: Any) -> FileResult:
+        """The result for ``file``, with its path, key, size and mtime."""
+        return cls(
+            path=file.path, key=file.key, action=action, size=file.size, mtime=file.mtime, **fields
+        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import tempfile
 import uuid
@@ -13,8 +12,6 @@ from pipeline.config import UploadConfig
 from pipeline.errors import UsageError
 from pipeline.results import Summary
 from pipeline.source import Root
-
-_LOGGER = logging.getLogger(__name__)
 
 # Beam's default may pick the Prism runner and download it; this one runs offline.
 DEFAULT_RUNNER = "FnApiRunner"

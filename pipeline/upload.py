@@ -11,7 +11,7 @@ import contextlib
 import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import interrupt
@@ -34,13 +34,6 @@ class _Upload:
     cleanup: contextlib.ExitStack | None  # owns a gzipped body's temporary file
     started_wall: float = field(default_factory=time.time)
     attempt: int = 0
-
-
-def _result(file: LocalFile, action: Action, **fields: Any) -> FileResult:
-    return replace(
-        FileResult(path=file.path, key=file.key, action=action, size=file.size, mtime=file.mtime),
-        **fields,
-    )
 
 
 def _change_since_walk(file: LocalFile) -> str:
@@ -72,10 +65,10 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             return
         file = plan.file
         if self._config.dry_run:
-            yield _result(file, Action.WOULD_UPLOAD, reason=plan.reason)
+            yield FileResult.of(file, Action.WOULD_UPLOAD, reason=plan.reason)
             return
         if interrupt.requested():
-            yield _result(file, Action.FAILED, error="interrupted before upload")
+            yield FileResult.of(file, Action.FAILED, error="interrupted before upload")
             return
         if self._config.put is PutMode.COPY:
             yield from self._copy(plan)
@@ -83,7 +76,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
         try:
             upload = self._prepare(plan)
         except OSError as e:
-            yield _result(file, Action.FAILED, error=f"cannot read: {e.strerror}")
+            yield FileResult.of(file, Action.FAILED, error=f"cannot read: {e.strerror}")
             return
         yield from self._send(upload)
 
@@ -112,7 +105,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
 
     def _copy(self, plan: PutPlan) -> Iterator[FileResult]:
         if plan.file.size > MAX_COPY_BYTES:
-            yield _result(
+            yield FileResult.of(
                 plan.file,
                 Action.FAILED,
                 error="larger than 5 GiB: a server-side copy of it needs a multipart copy, "
@@ -171,10 +164,12 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             if interrupt.requested() and "CANCELED" in outcome.error:
                 error = "interrupted; the upload was aborted"
             return [
-                _result(file, Action.FAILED, error=error, seconds=seconds, retries=upload.attempt)
+                FileResult.of(
+                    file, Action.FAILED, error=error, seconds=seconds, retries=upload.attempt
+                )
             ]
         return [
-            _result(
+            FileResult.of(
                 file,
                 Action.UPLOADED,
                 bytes_sent=upload.request.size if upload.request else 0,

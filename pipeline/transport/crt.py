@@ -4,7 +4,6 @@ Python, streams files from disk and splits large ones into parallel multipart pa
 from __future__ import annotations
 
 import io
-import logging
 import os
 import threading
 import time
@@ -46,7 +45,6 @@ from pipeline.transport.base import (
 from pipeline.transport.credentials import botocore_credentials
 from pipeline.transport.listing import parse_list_page
 
-_LOGGER = logging.getLogger(__name__)
 _THROUGHPUT_TARGET_GBPS = 10.0
 # What awscrt may buffer for multipart parts; small PUTs are bounded by the upload
 # DoFn's in-flight byte budget instead.
