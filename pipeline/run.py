@@ -14,7 +14,7 @@ from pipeline.results import Summary
 from pipeline.source import Root
 
 # Beam's default may pick the Prism runner and download it; this one runs offline.
-DEFAULT_RUNNER = "FnApiRunner"
+DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 
 
 def pipeline_options(beam_options: dict[str, Any]) -> Any:
