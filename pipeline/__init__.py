@@ -1,3 +1,48 @@
-"""s3-parallel-put: upload trees of files to S3-compatible storage with Apache Beam."""
+"""s3-parallel-put: upload trees of files to S3-compatible storage with Apache Beam.
+
+As a library (Apache Beam imported on first use)::
+
+    from pipeline import UploadConfig, UploadSources
+    results = sources | UploadSources(UploadConfig.for_bucket("b", prefix="site/"))
+
+``UploadSources`` turns a PCollection of SOURCE paths into a PCollection of
+``FileResult``s (one per file: uploaded, skipped or failed, with the reason).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from pipeline.config import UploadConfig
+    from pipeline.graph import UploadShards, UploadSources, UploadTree
+    from pipeline.records import Action, FileResult
+
+_EXPORTS = {
+    "Action": "pipeline.records",
+    "FileResult": "pipeline.records",
+    "UploadConfig": "pipeline.config",
+    "UploadShards": "pipeline.graph",
+    "UploadSources": "pipeline.graph",
+    "UploadTree": "pipeline.graph",
+}
+__all__ = [
+    "Action",
+    "FileResult",
+    "UploadConfig",
+    "UploadShards",
+    "UploadSources",
+    "UploadTree",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import on first use, so that ``s3-parallel-put --help`` does not load Beam."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -179,6 +179,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "s3://bucket/prefix on the same endpoint, with --put copy",
     )
     what.add_argument(
+        "--files-from",
+        metavar="FILE",
+        help="upload the files this list names, one path relative to the one SOURCE "
+        "directory per line (local or s3://; for lists of millions, read in parallel on "
+        "a cluster)",
+    )
+    what.add_argument(
         "--follow-symlinks",
         action="store_true",
         help="walk into linked directories too (each directory once; links to files "
@@ -424,6 +431,7 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         json_lines=args.json and args.verbose >= 1,
         run_id=uuid.uuid4().hex,
         sources=tuple(args.sources),
+        files_from=args.files_from,
     )
 
 
@@ -486,31 +494,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _check_sources(config: UploadConfig) -> None:
+    """Every SOURCE exists (and --files-from has its one SOURCE directory), or exit 2."""
+    from pipeline.bucket_source import resolve_buckets
+    from pipeline.source import resolve_archives, resolve_sources
+
+    if config.files_from is not None:
+        if config.walk != "filesystem" or len(config.sources) != 1:
+            raise UsageError("--files-from takes exactly one SOURCE directory (--walk filesystem)")
+        if not os.path.isdir(config.sources[0]):
+            raise UsageError(f"SOURCE {config.sources[0]!r} is not a directory (--files-from)")
+        if not report.is_remote(config.files_from) and not os.path.isfile(config.files_from):
+            raise UsageError(f"--files-from {config.files_from!r} is not a file")
+        return
+    resolve = {"tar": resolve_archives, "s3": resolve_buckets}.get(config.walk, resolve_sources)
+    resolve(config.sources)
+
+
 def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
-    from pipeline.bucket_source import resolve_buckets, split_s3_uri
+    from pipeline.bucket_source import split_s3_uri
     from pipeline.output import summary_json, summary_text
     from pipeline.preflight import check_bucket
     from pipeline.progress import Progress
-    from pipeline.run import run_pipeline
-    from pipeline.source import resolve_archives, resolve_sources
+    from pipeline.run import RunFailed, is_local, pipeline_options, run_pipeline
 
     # Beam and the per-file records make many short-lived objects: collect them less
     # often, and never re-scan what the imports left behind.
     gc.freeze()
     gc.set_threshold(_GC_THRESHOLD, 20, 20)
     config = build_config(args)
-    resolve = {"tar": resolve_archives, "s3": resolve_buckets}.get(config.walk, resolve_sources)
-    roots = resolve(config.sources)
+    _check_sources(config)
     check_bucket(config.endpoint, config.bucket, config.ca_bundle, config.profile)
     if config.walk == "s3":
         for uri in config.sources:
             check_bucket(config.endpoint, split_s3_uri(uri)[0], config.ca_bundle, config.profile)
+    local = is_local(pipeline_options(beam_options))
     bar = Progress(config.run_id, sys.stderr) if _show_progress(args) else contextlib.nullcontext()
-    with interrupt.graceful(), staged_records(config, args.report, args.resume) as config:
-        started = time.monotonic()
-        with bar:
-            summary = run_pipeline(config, roots, beam_options)
-        elapsed = time.monotonic() - started
+    started = time.monotonic()
+    try:
+        with (
+            interrupt.graceful(),
+            records_for_run(config, args.report, args.resume, local) as (config, resume_files),
+            bar,
+        ):
+            summary = run_pipeline(config, beam_options, resume_files)
+    except RunFailed as e:
+        if interrupt.requested():
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        print(f"{PROG}: error: the run failed: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    elapsed = time.monotonic() - started
     if args.json:
         print(summary_json(summary, elapsed, config.dry_run))
     elif not args.quiet:
@@ -520,18 +554,38 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     return EXIT_FAILED if summary.failed else EXIT_OK
 
 
+def _sharded(uri: str) -> bool:
+    """A report path that names a directory (or s3:// prefix) of shards."""
+    return uri.endswith("/") or os.path.isdir(uri)
+
+
 @contextlib.contextmanager
-def staged_records(
-    config: UploadConfig, report_uri: str | None, resume_uri: str | None
-) -> Iterator[UploadConfig]:
-    """The config with local report/resume paths; s3:// ones are copied in and out."""
+def records_for_run(
+    config: UploadConfig, report_uri: str | None, resume_uri: str | None, local: bool
+) -> Iterator[tuple[UploadConfig, tuple[str, ...]]]:
+    """The config with where the report goes, and the report files to resume from.
+
+    On a local runner a report is one file; an s3:// one is copied in and out. On a
+    distributed runner (or when PATH is a directory) the report is a directory or s3://
+    prefix of shards that the workers write themselves.
+    """
+    from pipeline.resume import resume_files
     from pipeline.transport.boto import make_client
 
     report_uri = report_uri or resume_uri
+    client = None
+    if any(uri and report.is_remote(uri) for uri in (report_uri, resume_uri)):
+        client = make_client(config.endpoint, config.ca_bundle, config.profile)
+    if report_uri is not None and (not local or _sharded(report_uri)):
+        if not report.is_remote(report_uri) and os.path.isfile(report_uri):
+            raise UsageError(
+                f"--report {report_uri!r} is a file; on a distributed runner the report is "
+                "a directory of shards (or an s3:// prefix): name a directory"
+            )
+        resumed = resume_files(resume_uri, client) if resume_uri else ()
+        yield dataclasses.replace(config, report_path=report_uri, report_shards=True), resumed
+        return
     with tempfile.TemporaryDirectory(prefix="s3pp-report-") as tmp:
-        client = None
-        if any(uri and report.is_remote(uri) for uri in (report_uri, resume_uri)):
-            client = make_client(config.endpoint, config.ca_bundle, config.profile)
         resume_local = resume_uri
         if resume_uri and report.is_remote(resume_uri):
             resume_local = os.path.join(tmp, "resume.jsonl")
@@ -542,7 +596,8 @@ def staged_records(
         elif report_uri and report.is_remote(report_uri):
             report_local = os.path.join(tmp, "report.jsonl")
         try:
-            yield dataclasses.replace(config, report_path=report_local, resume_path=resume_local)
+            resumed = resume_files(resume_local, client) if resume_local else ()
+            yield dataclasses.replace(config, report_path=report_local), resumed
         finally:
             if report_uri and report_local and report.is_remote(report_uri):
                 report.stage_out(report_local, report_uri, client)

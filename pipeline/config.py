@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import urllib.parse
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
@@ -134,8 +135,9 @@ class UploadConfig:
     file_filter: FileFilter = field(default_factory=FileFilter)
     follow_symlinks: bool = False
     walk: str = "filesystem"  # or "tar" (SOURCE is an archive), "s3" (s3://bucket/prefix)
-    report_path: str | None = None  # local JSON-lines file, appended as results arrive
-    resume_path: str | None = None  # local report whose done files are skipped
+    report_path: str | None = None  # JSON-lines file, or directory/prefix of shards
+    report_shards: bool = False  # report_path is a directory of shards (distributed runners)
+    files_from: str | None = None  # a list of paths relative to the one SOURCE
     transport: str = "crt"  # or "boto3"
     profile: str | None = None  # the AWS profile whose credentials to use (a name, no secret)
     ca_bundle: str | None = None  # PEM file of certificates to trust instead of the system's
@@ -147,6 +149,22 @@ class UploadConfig:
     json_lines: bool = False  # -v with --json: one JSON line per file on stdout
     run_id: str = ""  # names this run's progress bar in the CLI's process
     sources: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def for_bucket(
+        cls,
+        bucket: str,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        secure: bool | None = None,
+        **fields: Any,
+    ) -> UploadConfig:
+        """A config for ``bucket`` at ``endpoint_url`` (AWS when None); other fields as named.
+
+        For use as a library: ``UploadSources(UploadConfig.for_bucket("b", prefix="p/"))``.
+        """
+        endpoint = resolve_endpoint(endpoint_url, region, secure, bucket)
+        return cls(bucket=bucket, endpoint=endpoint, **fields)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:

@@ -1,11 +1,23 @@
-"""The Beam pipeline, wired: walk -> decide -> Reshuffle -> upload -> summary."""
+"""The Beam pipeline, wired.
+
+    sources -> SplitSources -> [Reshuffle] -> ShardSubtrees -> [AttachResume] -> [Reshuffle]
+            -> WalkShards -> DecidePut -> Upload -> CountResults -> results
+
+``UploadSources`` takes a PCollection of SOURCE strings and returns a PCollection of
+``FileResult``s, for use inside any pipeline; ``UploadTree`` is the PBegin wrapper that
+the command line runs, adding the report and the summary.
+
+The Reshuffles spread directory shards over the workers of a distributed runner, so the
+walk, the listings, the hashing and the uploads of one shard happen on one worker. On the
+single in-process worker they would only hold every shard in memory before the first
+upload, so ``spread=False`` leaves them out and every file streams through one stage.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Iterator
-from typing import IO
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -14,52 +26,50 @@ from apache_beam.metrics import Metrics
 from pipeline import archive, bucket_source, interrupt, progress, report, source
 from pipeline.compare import DecidePutFn
 from pipeline.config import UploadConfig
+from pipeline.errors import UsageError
+from pipeline.file_list import ShardFileList
 from pipeline.naming import printable
-from pipeline.records import Action, FileResult, LocalFile
-from pipeline.results import SummarizeResults, Summary
+from pipeline.records import Action, FileBatch, FileResult, LocalFile
+from pipeline.report_sink import WriteReport
+from pipeline.results import METRICS_NAMESPACE, SummarizeResults, Summary
+from pipeline.resume import AttachResume
+from pipeline.shards import Shard, Subtree, batch_carried, shard_subtree, split_root, walk_shard
 from pipeline.upload import UploadFn
 
-METRICS_NAMESPACE = "s3_parallel_put"
 FILES_LOGGER = logging.getLogger("pipeline.files")
 
 
-class _WalkSourcesFn(beam.DoFn):  # type: ignore[misc]
-    """Roots -> LocalFile, or FileResult for what is skipped or cannot be read."""
+def _resolve(config: UploadConfig, text: str) -> tuple[source.Root, ...]:
+    if config.walk == "tar":
+        return source.resolve_archives((text,))
+    if config.walk == "s3":
+        return bucket_source.resolve_buckets((text,))
+    return source.resolve_sources((text,))
+
+
+class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
+    """SOURCE -> Subtree of a directory tree, or Shard of archive members / source objects."""
 
     def __init__(self, config: UploadConfig) -> None:
         super().__init__()
         self._config = config
-        self._done: dict[str, tuple[str, int, float]] = {}
+        self._sources = Metrics.counter(METRICS_NAMESPACE, "sources")
 
-    def setup(self) -> None:
-        if self._config.resume_path is not None:
-            self._done = report.load_done(self._config.resume_path)
-
-    def _walk(self, roots: tuple[source.Root, ...]) -> Iterator[LocalFile | FileResult]:
+    def process(self, text: str) -> Iterator[Subtree | Shard]:
+        self._sources.inc()
         config = self._config
+        try:
+            roots = _resolve(config, text)
+        except UsageError as e:
+            failed = FileResult(path=text, key=config.prefix, action=Action.FAILED, error=str(e))
+            yield Shard(config.prefix, carried=(failed,))
+            return
         if config.walk != "filesystem":
-            return _walk_remote(config, roots)
-        return source.walk(roots, config.prefix, config.file_filter, config.follow_symlinks)
-
-    def process(self, roots: tuple[source.Root, ...]) -> Iterator[object]:
-        found = 0
-        limit = self._config.limit
-        bar = progress.for_run(self._config.run_id)
-        for item in self._walk(roots):
-            if interrupt.requested():
-                return
-            if isinstance(item, LocalFile):
-                if limit is not None and found >= limit:
-                    return
-                found += 1
-                if bar is not None:
-                    bar.found(item)
-                if self._done and report.is_recorded_done(item, self._done):
-                    yield FileResult.of(item, Action.SKIPPED, reason="recorded done (resume)")
-                else:
-                    yield item
-            else:
-                yield item
+            yield from batch_carried(_walk_remote(config, roots))
+            return
+        whole = config.limit is not None or config.follow_symlinks
+        for root in roots:
+            yield from split_root(root, whole)
 
 
 def _walk_remote(
@@ -80,6 +90,57 @@ def _walk_remote(
             yield from archive.walk_tar(root.path, config.prefix, config.file_filter, client)
 
 
+class _ShardSubtreesFn(beam.DoFn):  # type: ignore[misc]
+    """Subtree -> Shards of at most SHARD_FILES entries of one directory; a Shard passes."""
+
+    def __init__(self, config: UploadConfig) -> None:
+        super().__init__()
+        self._prefix = config.prefix
+        self._follow = config.follow_symlinks
+
+    def process(self, item: Subtree | Shard) -> Iterator[Shard]:
+        if isinstance(item, Shard):
+            yield item
+        else:
+            yield from shard_subtree(item, self._prefix, self._follow)
+
+
+class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
+    """Shard -> FileBatch of its files (stat'ed here), FileResult for what is settled."""
+
+    def __init__(self, config: UploadConfig) -> None:
+        super().__init__()
+        self._config = config
+        self._found = 0
+
+    def setup(self) -> None:
+        self._found = 0
+
+    def process(self, shard: Shard) -> Iterator[FileBatch | FileResult]:
+        config = self._config
+        limit = config.limit
+        if interrupt.requested() or (limit is not None and self._found >= limit):
+            return
+        bar = progress.for_run(config.run_id)
+        done = {key: (path, size, mtime) for key, path, size, mtime in shard.done}
+        files = []
+        for item in walk_shard(shard, config.prefix, config.file_filter):
+            if not isinstance(item, LocalFile):
+                yield item
+                continue
+            if limit is not None and self._found >= limit:
+                break
+            self._found += 1
+            if bar is not None:
+                bar.found(item)
+            if done and report.is_recorded_done(item, done):
+                yield FileResult.of(item, Action.SKIPPED, reason="recorded done (resume)")
+            else:
+                files.append(item)
+        if files:
+            yield FileBatch(tuple(files), shard.key_prefix, shard.after)
+
+
 class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
     """Beam Metrics counters and one log line per file; passes results through."""
 
@@ -90,6 +151,8 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
         self._json_lines = config.json_lines
         self._files = Metrics.counter(METRICS_NAMESPACE, "files")
         self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_uploaded")
+        self._bytes_read = Metrics.counter(METRICS_NAMESPACE, "bytes_read")
+        self._retries = Metrics.counter(METRICS_NAMESPACE, "retries")
         self._by_action = {
             action: Metrics.counter(METRICS_NAMESPACE, f"files_{action.value}") for action in Action
         }
@@ -100,7 +163,11 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
             bar.finished(result)
         self._files.inc()
         self._by_action[result.action].inc()
-        self._bytes.inc(result.bytes_sent)
+        if result.action is Action.UPLOADED:
+            self._bytes.inc(result.bytes_sent)
+            self._bytes_read.inc(result.size)
+        if result.retries:
+            self._retries.inc(result.retries)
         if self._json_lines:
             FILES_LOGGER.info("%s", report.report_line(result).rstrip("\n"))
         elif result.action is Action.FAILED:
@@ -116,27 +183,68 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
         yield result
 
 
-class _WriteReportFn(beam.DoFn):  # type: ignore[misc]
-    """FileResult -> (one line appended to the report, flushed)."""
+class UploadShards(beam.PTransform):  # type: ignore[misc]
+    """PCollection[Shard] -> PCollection[FileResult]: walk, decide and upload each shard."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(
+        self, config: UploadConfig, spread: bool = True, resume_files: tuple[str, ...] = ()
+    ) -> None:
         super().__init__()
-        self._path = path
-        self._file: IO[str] | None = None
+        self._config = config
+        self._spread = spread
+        self._resume_files = resume_files
 
-    def setup(self) -> None:
-        self._file = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 - closed in teardown
+    def expand(self, shards: beam.PCollection) -> beam.PCollection:
+        config = self._config
+        # --limit takes the first N files in walk order: one worker walks them in order.
+        spread_shards = self._spread and config.limit is None
+        if self._resume_files:
+            shards = shards | "AttachResume" >> AttachResume(
+                config, self._resume_files, spread_shards
+            )
+        if spread_shards:
+            shards = shards | "SpreadShards" >> beam.Reshuffle()
+        plans = (
+            shards
+            | "WalkShards" >> beam.ParDo(_WalkShardsFn(config))
+            | "DecidePut" >> beam.ParDo(DecidePutFn(config))
+        )
+        if self._spread and not spread_shards:
+            plans = plans | "SpreadUploads" >> beam.Reshuffle()
+        return (
+            plans
+            | "Upload" >> beam.ParDo(UploadFn(config))
+            | "CountResults" >> beam.ParDo(_CountResultsFn(config))
+        )
 
-    def process(self, result: FileResult) -> Iterator[None]:
-        assert self._file is not None
-        self._file.write(report.report_line(result))
-        self._file.flush()
-        return iter(())
 
-    def teardown(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+class UploadSources(beam.PTransform):  # type: ignore[misc]
+    """PCollection[str] of SOURCEs -> PCollection[FileResult], one per file.
+
+    ``config`` says where and how to upload (``pipeline.config.UploadConfig``); ``spread``
+    puts Reshuffles between the steps so that a distributed runner spreads directory
+    shards over its workers (leave it off on a single local worker, where it only costs
+    memory). A SOURCE that does not exist becomes a failed result, not an error.
+    """
+
+    def __init__(
+        self, config: UploadConfig, spread: bool = True, resume_files: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__()
+        self._config = config
+        self._spread = spread
+        self._resume_files = resume_files
+
+    def expand(self, sources: beam.PCollection) -> beam.PCollection:
+        config = self._config
+        subtrees = sources | "SplitSources" >> beam.ParDo(_SplitSourcesFn(config))
+        if self._spread and config.limit is None:
+            subtrees = subtrees | "SpreadSubtrees" >> beam.Reshuffle()
+        return (
+            subtrees
+            | "ShardSubtrees" >> beam.ParDo(_ShardSubtreesFn(config))
+            | "UploadShards" >> UploadShards(config, self._spread, self._resume_files)
+        )
 
 
 def _write_summary(summary: Summary, path: str) -> None:
@@ -145,49 +253,46 @@ def _write_summary(summary: Summary, path: str) -> None:
 
 
 class UploadTree(beam.PTransform):  # type: ignore[misc]
-    """PBegin -> (writes the run's Summary as JSON to ``summary_path``).
+    """PBegin -> (the report written, the run's Summary written as JSON to ``summary_path``).
 
-    ``reshuffle`` puts a Reshuffle between the put decision and the upload so that a
-    distributed runner spreads uploads over its workers. On the single in-process worker
-    it would only hold every plan in memory before the first upload, so it is left out.
+    What ``python -m pipeline`` runs: the SOURCEs of ``config`` (or its ``--files-from``
+    list), uploaded by ``UploadSources``.
     """
 
     def __init__(
         self,
         config: UploadConfig,
-        roots: tuple[source.Root, ...],
         summary_path: str,
-        reshuffle: bool = True,
+        spread: bool = True,
+        resume_files: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
-        self._reshuffle = reshuffle
         self._config = config
-        self._roots = roots
         self._summary_path = summary_path
+        self._spread = spread
+        self._resume_files = resume_files
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         config = self._config
-        # One line of steps, each passing on the results it does not act on: no Flatten,
-        # so on the local runner every file streams from walk to summary in one stage.
-        plans = (
-            pbegin
-            | "ListSources" >> beam.Create([self._roots])
-            | "WalkSources" >> beam.ParDo(_WalkSourcesFn(config))
-            | "DecidePut" >> beam.ParDo(DecidePutFn(config))
-        )
-        if self._reshuffle:  # spread uploads over workers; one local worker streams instead
-            plans = plans | "Reshuffle" >> beam.Reshuffle()
-        results = (
-            plans
-            | "Upload" >> beam.ParDo(UploadFn(config))
-            | "CountResults" >> beam.ParDo(_CountResultsFn(config))
-        )
+        if config.files_from is not None:
+            shards = pbegin | "ShardFileList" >> ShardFileList(config, self._spread)
+            results = shards | "UploadShards" >> UploadShards(
+                config, self._spread, self._resume_files
+            )
+        else:
+            # One element, flattened in order: --limit counts files in command-line order.
+            results = (
+                pbegin
+                | "ListSources" >> beam.Create([config.sources], reshuffle=False)
+                | "EachSource" >> beam.FlatMap(iter)
+                | "UploadSources" >> UploadSources(config, self._spread, self._resume_files)
+            )
         if config.report_path is not None:
-            _ = results | "WriteReport" >> beam.ParDo(_WriteReportFn(config.report_path))
+            _ = results | "WriteReport" >> WriteReport(config)
         return (
             results
-            # No default for an empty run (that would cost a side-input stage); a run
-            # that wrote no summary had no file.
+            # No default for an empty run (that would cost a side-input stage); the
+            # counts come from the metrics, the summary file adds the failures listed.
             | "Summarize" >> beam.CombineGlobally(SummarizeResults()).without_defaults()
             | "WriteSummary" >> beam.Map(_write_summary, self._summary_path)
         )

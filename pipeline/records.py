@@ -20,6 +20,15 @@ class LocalFile:
 
 
 @dataclass(frozen=True)
+class FileBatch:
+    """Files of one shard on their way to the put decision: one listing covers them all."""
+
+    files: tuple[LocalFile, ...]
+    list_prefix: str  # the '/'-delimited key prefix that holds every key of the batch
+    list_after: str = ""  # the key before the first one ('' to list from the start)
+
+
+@dataclass(frozen=True)
 class RemoteObject:
     """What the bucket holds under a key."""
 

@@ -7,10 +7,11 @@ files recorded as uploaded or rightly skipped whose size and mtime are unchanged
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import os
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 from pipeline.records import Action, FileResult, LocalFile
 
@@ -18,8 +19,11 @@ _LOGGER = logging.getLogger(__name__)
 _DONE_ACTIONS = {Action.UPLOADED.value, Action.SKIPPED.value}
 
 
-def report_line(result: FileResult) -> str:
-    """One JSON object; undecodable name bytes survive as \\udcXX escapes."""
+def report_line(result: FileResult, worker: str = "") -> str:
+    """One JSON object; undecodable name bytes survive as \\udcXX escapes.
+
+    ``worker`` names the host and process that handled the file.
+    """
     record: dict[str, Any] = {
         "source": result.path,
         "key": result.key,
@@ -33,28 +37,23 @@ def report_line(result: FileResult) -> str:
         "retries": result.retries,
         "error": result.error,
     }
+    if worker:
+        record["worker"] = worker
     return json.dumps(record) + "\n"
 
 
-def load_done(path: str) -> dict[str, tuple[str, int, float]]:
-    """key -> (source, size, mtime) of every file a report records as done."""
-    done: dict[str, tuple[str, int, float]] = {}
-    if not os.path.exists(path):
-        return done
-    with open(path, encoding="utf-8", errors="surrogateescape") as f:
-        for number, line in enumerate(f, 1):
-            try:
-                record = json.loads(line)
-                key, action = record["key"], record["action"]
-                entry = (record["source"], int(record["size"]), float(record["mtime"]))
-            except (ValueError, KeyError, TypeError):
-                _LOGGER.warning("%s:%d: not a report line; ignored", path, number)
-                continue
-            if action in _DONE_ACTIONS:
-                done[key] = entry
-            else:
-                done.pop(key, None)
-    return done
+DoneRecord = tuple[str, str, int, float]  # (key, source, size, mtime) of a file recorded done
+
+
+def parse_done(line: str) -> DoneRecord | None:
+    """The record of a report line that says a file was done, else None."""
+    try:
+        record = json.loads(line)
+        if record["action"] not in _DONE_ACTIONS:
+            return None
+        return (record["key"], record["source"], int(record["size"]), float(record["mtime"]))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def is_recorded_done(file: LocalFile, done: dict[str, tuple[str, int, float]]) -> bool:
@@ -63,6 +62,22 @@ def is_recorded_done(file: LocalFile, done: dict[str, tuple[str, int, float]]) -
 
 def is_remote(uri: str) -> bool:
     return uri.startswith("s3://")
+
+
+@contextlib.contextmanager
+def open_text(uri: str, client: Any = None) -> Iterator[IO[str]]:
+    """A report file (local or s3://) for reading, line by line."""
+    if is_remote(uri):
+        import smart_open
+
+        with smart_open.open(
+            uri, "r", encoding="utf-8", errors="surrogateescape",
+            transport_params={"client": client},
+        ) as f:  # fmt: skip
+            yield f
+    else:
+        with open(uri, encoding="utf-8", errors="surrogateescape") as f:
+            yield f
 
 
 def stage_in(uri: str, local: str, client: Any) -> None:

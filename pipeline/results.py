@@ -12,6 +12,18 @@ import apache_beam as beam
 from pipeline.records import Action, FileResult
 
 MAX_LISTED_FAILURES = 20
+METRICS_NAMESPACE = "s3_parallel_put"
+# Summary field -> the Beam counter that counts it, in METRICS_NAMESPACE
+COUNTERS = {
+    "files": "files",
+    "uploaded": "files_uploaded",
+    "skipped": "files_skipped",
+    "failed": "files_failed",
+    "would_upload": "files_would_upload",
+    "bytes_uploaded": "bytes_uploaded",
+    "bytes_read": "bytes_read",
+    "retries": "retries",
+}
 
 
 @dataclass
@@ -56,6 +68,12 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_counters(cls, counters: dict[str, int], failures: list[dict[str, str]]) -> Summary:
+        """The counts of a run from its Beam counters; ``failures`` as listed elsewhere."""
+        counts = {field: int(counters.get(name, 0)) for field, name in COUNTERS.items()}
+        return cls(**counts, failures=failures[:MAX_LISTED_FAILURES])
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Summary:

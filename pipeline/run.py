@@ -1,20 +1,45 @@
-"""Running the pipeline: Beam options, a pinned offline runner, and the summary back."""
+"""Running the pipeline: Beam options, a pinned offline runner, the counts back, Ctrl-C.
+
+The run's counts come back through Beam metrics (the job result), so they are right on
+every runner, wherever its workers write. The summary file (under ``--temp_location``,
+or a local temporary directory) adds the list of the first failures when the client can
+read it. A remote job is cancelled when the client is interrupted.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import tempfile
+import threading
+import time
 import uuid
 from typing import Any
 
+from pipeline import interrupt
 from pipeline.config import UploadConfig
 from pipeline.errors import UsageError
-from pipeline.results import Summary
-from pipeline.source import Root
+from pipeline.results import METRICS_NAMESPACE, Summary
+
+_LOGGER = logging.getLogger(__name__)
 
 # Beam's default may pick the Prism runner and download it; this one runs offline.
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+_IN_PROCESS_RUNNERS = {"fnapirunner", "directrunner", "switchingdirectrunner"}
+# Runners whose job result carries the Beam counters that the summary is made of.
+_METRICS_RUNNERS = _IN_PROCESS_RUNNERS | {
+    "bundlebaseddirectrunner", "portablerunner", "flinkrunner", "sparkrunner",
+    "dataflowrunner", "prismrunner", "testdirectrunner",
+}  # fmt: skip
+_SENTINEL = "sources"  # counted once per SOURCE: present in every run that reports metrics
+_CANCEL_WAIT_S = 60.0
+_POLL_S = 0.25
+
+
+class RunFailed(Exception):
+    """The job failed as a whole (not one file): the runner's words."""
 
 
 def pipeline_options(beam_options: dict[str, Any]) -> Any:
@@ -32,24 +57,46 @@ def pipeline_options(beam_options: dict[str, Any]) -> Any:
     return options
 
 
-_IN_PROCESS_RUNNERS = {"fnapirunner", "directrunner", "switchingdirectrunner"}
+def _runner_name(options: Any) -> str:
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    return str(options.view_as(StandardOptions).runner).rsplit(".", 1)[-1].lower()
 
 
-def needs_reshuffle(options: Any) -> bool:
+def is_local(options: Any) -> bool:
+    """The job runs on this machine (in this process, or processes it starts)."""
+    return _runner_name(options) in _IN_PROCESS_RUNNERS
+
+
+def spreads_work(options: Any) -> bool:
     """False only for the in-process local runner with one worker (it streams instead)."""
-    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+    from apache_beam.options.pipeline_options import DirectOptions
 
-    runner = str(options.view_as(StandardOptions).runner).rsplit(".", 1)[-1].lower()
     workers = options.view_as(DirectOptions).direct_num_workers or 1
-    return runner not in _IN_PROCESS_RUNNERS or workers > 1
+    return not is_local(options) or workers > 1
+
+
+def _temp_location(options: Any) -> str | None:
+    from apache_beam.options.pipeline_options import GoogleCloudOptions
+
+    location: str | None = options.view_as(GoogleCloudOptions).temp_location
+    return location
+
+
+def check_counts_reachable(options: Any) -> None:
+    """Refuse, before anything is uploaded, a run whose counts could not come back."""
+    if _runner_name(options) not in _METRICS_RUNNERS and not _temp_location(options):
+        raise UsageError(
+            f"--runner {_runner_name(options)} may not report Beam metrics back: pass "
+            "--temp_location on a path that the workers and this machine share"
+        )
 
 
 def _summary_location(options: Any) -> tuple[str, str | None]:
     """Where the pipeline writes its summary: under --temp_location, else a local dir."""
     from apache_beam.io.filesystems import FileSystems
-    from apache_beam.options.pipeline_options import GoogleCloudOptions
 
-    remote = options.view_as(GoogleCloudOptions).temp_location
+    remote = _temp_location(options)
     name = f"s3-parallel-put-summary-{uuid.uuid4().hex}.json"
     if remote:
         return FileSystems.join(remote, name), None
@@ -57,34 +104,111 @@ def _summary_location(options: Any) -> tuple[str, str | None]:
     return os.path.join(local_dir, name), local_dir
 
 
-def run_pipeline(
-    config: UploadConfig, roots: tuple[Root, ...], beam_options: dict[str, Any]
-) -> Summary:
-    """Build and run the pipeline; return the summary it wrote."""
-    import apache_beam as beam
+def _counters(result: Any) -> dict[str, int] | None:
+    """Our Beam counters from the job result, or None when the runner reported none."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    try:
+        found = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    except Exception as e:  # any runner's failure to answer means "no metrics"
+        _LOGGER.warning("the runner returned no metrics: %s", e)
+        return None
+    counters: dict[str, int] = {}
+    for metric in found.get("counters", []):
+        value = metric.committed if metric.committed is not None else metric.attempted
+        counters[metric.key.metric.name] = counters.get(metric.key.metric.name, 0) + int(value)
+    return counters if _SENTINEL in counters else None
+
+
+def _wait(result: Any) -> None:
+    """Wait for a job that runs elsewhere; cancel it on Ctrl-C or SIGTERM."""
+    failure: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            result.wait_until_finish()
+        except Exception as e:  # handed to the main thread
+            failure.append(e)
+
+    waiter = threading.Thread(target=wait, name="s3pp-wait", daemon=True)
+    waiter.start()
+    while waiter.is_alive():
+        waiter.join(_POLL_S)
+        if interrupt.requested():
+            _LOGGER.warning("cancelling the job")
+            result.cancel()
+            waiter.join(_CANCEL_WAIT_S)
+            return
+    if failure:
+        raise RunFailed(str(failure[0]).splitlines()[0]) from failure[0]
+
+
+def _read_summary(path: str) -> Summary | None:
     from apache_beam.io.filesystems import FileSystems
+
+    try:
+        if not FileSystems.exists(path):
+            return None
+        with FileSystems.open(path) as f:
+            data = json.loads(f.read().decode("utf-8"))
+        FileSystems.delete([path])
+    except (OSError, ValueError) as e:
+        _LOGGER.warning("cannot read the run's summary at %s: %s", path, e)
+        return None
+    return Summary.from_dict(data)
+
+
+def run_pipeline(
+    config: UploadConfig, beam_options: dict[str, Any], resume_files: tuple[str, ...] = ()
+) -> Summary:
+    """Build and run the pipeline; return the run's summary."""
+    import apache_beam as beam
 
     from pipeline.graph import UploadTree
 
     options = pipeline_options(beam_options)
+    check_counts_reachable(options)
     summary_path, local_dir = _summary_location(options)
+    started = time.time()
     try:
-        with beam.Pipeline(options=options) as p:
-            _ = p | "UploadTree" >> UploadTree(
-                config, roots, summary_path, reshuffle=needs_reshuffle(options)
-            )
-        if not FileSystems.exists(summary_path):
-            return Summary()  # no file at all: the combine had nothing to summarise
+        p = beam.Pipeline(options=options)
+        _ = p | "UploadTree" >> UploadTree(
+            config, summary_path, spread=spreads_work(options), resume_files=resume_files
+        )
         try:
-            with FileSystems.open(summary_path) as f:
-                data = json.loads(f.read().decode("utf-8"))
-        except (OSError, ValueError) as e:
-            raise UsageError(f"cannot read the run's summary at {summary_path}: {e}") from e
-        if local_dir is None:
-            FileSystems.delete([summary_path])
-        return Summary.from_dict(data)
+            result = p.run()
+            if not is_local(options):
+                _wait(result)
+            else:
+                result.wait_until_finish()
+        except RunFailed:
+            raise
+        except Exception as e:  # the runner's error, said in one line
+            raise RunFailed(str(e).splitlines()[0] if str(e) else type(e).__name__) from e
+        finally:
+            if interrupt.requested() and not is_local(options) and not config.dry_run:
+                _abort_open_uploads(config, started)
+        counters = _counters(result)
+        written = _read_summary(summary_path)
+        if counters is not None:
+            return Summary.from_counters(counters, written.failures if written else [])
+        if written is not None:
+            return written
+        if interrupt.requested():
+            return Summary()
+        raise RunFailed(
+            "the runner reported no counts and the run's summary cannot be read here: "
+            "pass --temp_location on a path that the workers and this machine share"
+        )
     finally:
         if local_dir is not None:
-            for name in os.listdir(local_dir):
-                os.unlink(os.path.join(local_dir, name))
-            os.rmdir(local_dir)
+            shutil.rmtree(local_dir, ignore_errors=True)
+
+
+def _abort_open_uploads(config: UploadConfig, since: float) -> None:
+    """After cancelling a remote job: abort the multipart uploads its workers left open."""
+    from pipeline.orphans import abort_uploads_under
+    from pipeline.transport.boto import make_client
+
+    client = make_client(config.endpoint, config.ca_bundle, config.profile)
+    abort_uploads_under(client, config.bucket, config.prefix, since)

@@ -75,54 +75,16 @@ def resolve_sources(sources: tuple[str, ...]) -> tuple[Root, ...]:
     return tuple(roots)
 
 
-def _skipped(path: str, key: str, reason: str) -> FileResult:
+def skipped(path: str, key: str, reason: str) -> FileResult:
     _LOGGER.warning("skipping %s: %s", printable(path), reason)
     return FileResult(path=path, key=key, action=Action.SKIPPED, reason=reason)
 
 
-def _failed(path: str, key: str, error: str) -> FileResult:
+def failed(path: str, key: str, error: str) -> FileResult:
     return FileResult(path=path, key=key, action=Action.FAILED, error=error)
 
 
-def _walk_directory(
-    root: Root, prefix: str, selected: FileFilter, follow: bool
-) -> Iterator[LocalFile | FileResult]:
-    walked: set[tuple[int, int]] = set()  # (device, inode) of each directory walked
-    pending = [root.path]
-    while pending:
-        directory = pending.pop()
-        try:
-            st = os.stat(directory)
-            with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda entry: entry.name)
-        except OSError as e:
-            key = join_prefix(prefix, relative_key(directory, root.base) + "/")
-            yield _failed(directory, key, f"cannot read directory: {e.strerror}")
-            continue
-        if (st.st_dev, st.st_ino) in walked:
-            key = join_prefix(prefix, relative_key(directory, root.base) + "/")
-            yield _skipped(directory, key, "symbolic link loop (directory already walked)")
-            continue
-        walked.add((st.st_dev, st.st_ino))
-        subdirectories = []
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False) or (
-                follow and entry.is_symlink() and _is_directory(entry.path)
-            ):
-                subdirectories.append(entry.path)
-            else:
-                yield from _walk_file(entry.path, root.base, prefix, selected)
-        pending.extend(reversed(subdirectories))
-
-
-def _is_directory(path: str) -> bool:
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
-def _walk_file(
+def walk_file(
     path: str, base: str, prefix: str, selected: FileFilter
 ) -> Iterator[LocalFile | FileResult]:
     relative = relative_key(path, base)
@@ -131,18 +93,20 @@ def _walk_file(
         st = os.stat(path)
     except OSError as e:
         if e.errno == errno.ELOOP:
-            yield _skipped(path, key, "symbolic link loop")
+            yield skipped(path, key, "symbolic link loop")
         elif os.path.islink(path):
-            yield _skipped(path, key, "broken symbolic link")
+            yield skipped(path, key, "broken symbolic link")
         else:
-            yield _failed(path, key, f"cannot stat: {e.strerror}")
+            yield failed(path, key, f"cannot stat: {e.strerror}")
         return
     if selected.active and not selected.selects(relative, st.st_mtime):
         return
-    if stat.S_ISDIR(st.st_mode):
-        yield _skipped(path, key, "symbolic link to a directory (use --follow-symlinks)")
+    if stat.S_ISDIR(st.st_mode) and os.path.islink(path):
+        yield skipped(path, key, "symbolic link to a directory (use --follow-symlinks)")
+    elif stat.S_ISDIR(st.st_mode):
+        yield skipped(path, key, "a directory, not a file")
     elif not stat.S_ISREG(st.st_mode):
-        yield _skipped(path, key, "not a regular file")
+        yield skipped(path, key, "not a regular file")
     else:
         yield LocalFile(path=path, key=key, size=st.st_size, mtime=st.st_mtime)
 
@@ -153,15 +117,16 @@ def walk(
     selected: FileFilter | None = None,
     follow_symlinks: bool = False,
 ) -> Iterator[LocalFile | FileResult]:
-    """Every file under ``roots`` as a LocalFile, and what could not be read as results.
+    """Every file under ``roots`` as a LocalFile, and what could not be read as results,
+    in sorted order, on this one machine (the pipeline spreads the same shards instead).
 
     Links to files are uploaded; links to directories are walked only with
     ``follow_symlinks``, each directory once, so a link loop ends.
     """
+    from pipeline.shards import shard_subtree, split_root, walk_shard
+
     selected = selected or FileFilter()
     for root in roots:
-        # A SOURCE named on the command line is walked even when it is a directory link.
-        if os.path.isdir(root.path):
-            yield from _walk_directory(root, prefix, selected, follow_symlinks)
-        else:
-            yield from _walk_file(root.path, root.base, prefix, selected)
+        for subtree in split_root(root, whole=True):
+            for shard in shard_subtree(subtree, prefix, follow_symlinks):
+                yield from walk_shard(shard, prefix, selected)

@@ -50,8 +50,19 @@ class Transport(abc.ABC):
         """What the bucket holds under ``key``."""
 
     @abc.abstractmethod
-    def list_directory(self, prefix: str, on_done: Callable[[ListOutcome], None]) -> None:
-        """The objects directly under ``prefix`` (a '/'-delimited listing, all pages)."""
+    def list_directory(
+        self,
+        prefix: str,
+        on_done: Callable[[ListOutcome], None],
+        start_after: str = "",
+        until: str = "",
+    ) -> None:
+        """The objects directly under ``prefix`` (a '/'-delimited listing).
+
+        Only keys after ``start_after`` (when given) are listed, and no page is fetched
+        past one that reached ``until`` (when given): the part of a directory one shard
+        covers.
+        """
 
     @abc.abstractmethod
     def put(self, request: PutRequest, on_done: Callable[[PutOutcome], None]) -> None:

@@ -114,17 +114,29 @@ class Boto3Transport(Transport):
 
         self._pool.submit(run)
 
-    def list_directory(self, prefix: str, on_done: Callable[[ListOutcome], None]) -> None:
+    def list_directory(
+        self,
+        prefix: str,
+        on_done: Callable[[ListOutcome], None],
+        start_after: str = "",
+        until: str = "",
+    ) -> None:
         def run() -> None:
             objects = {}
             pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self._config.bucket, Prefix=prefix, Delimiter="/"
+                Bucket=self._config.bucket,
+                Prefix=prefix,
+                Delimiter="/",
+                **({"StartAfter": start_after} if start_after else {}),
             )
             try:
                 for page in pages:
-                    for obj in page.get("Contents", []):
+                    contents = page.get("Contents", [])
+                    for obj in contents:
                         etag = obj["ETag"].strip('"')
                         objects[obj["Key"]] = RemoteObject(obj["Key"], obj["Size"], etag)
+                    if until and contents and contents[-1]["Key"] >= until:
+                        break
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
                 on_done(ListOutcome(objects={}, error=_error("LIST", e)[0]))
                 return

@@ -284,13 +284,21 @@ class CrtTransport(Transport):
             request=self._request("HEAD", key, []),
         )
 
-    def list_directory(self, prefix: str, on_list: Callable[[ListOutcome], None]) -> None:
+    def list_directory(
+        self,
+        prefix: str,
+        on_list: Callable[[ListOutcome], None],
+        start_after: str = "",
+        until: str = "",
+    ) -> None:
         objects: dict[str, RemoteObject] = {}
 
         def fetch(token: str | None) -> None:
             query = {"list-type": "2", "delimiter": "/", "encoding-type": "url", "prefix": prefix}
             if token:
                 query["continuation-token"] = token
+            elif start_after:
+                query["start-after"] = start_after
             path = self._endpoint.bucket_path(self._config.bucket, query)
             self._send(
                 finished,
@@ -309,7 +317,8 @@ class CrtTransport(Transport):
                 on_list(ListOutcome(objects={}, error=f"LIST failed: {e}"))
                 return
             objects.update((obj.key, obj) for obj in page.objects)
-            if page.next_token:
+            reached = until and page.objects and page.objects[-1].key >= until
+            if page.next_token and not reached:
                 fetch(page.next_token)
             else:
                 on_list(ListOutcome(objects=objects))

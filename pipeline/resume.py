@@ -1,0 +1,114 @@
+"""--resume at scale: report records joined with the walk by directory shard.
+
+A report is one JSON-lines file or a directory (or s3:// prefix) of shards written by
+many workers. Each file is read by a worker; its done records are keyed by their key's
+directory and joined (CoGroupByKey) with the shards of that directory, so no worker
+holds the whole report: a shard carries only the records of its own files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+
+from pipeline import report
+from pipeline.config import UploadConfig
+from pipeline.errors import UsageError
+from pipeline.shards import Shard, directory_of
+
+_LOGGER = logging.getLogger(__name__)
+REPORT_SUFFIX = ".jsonl"
+
+
+def resume_files(uri: str, client: Any = None) -> tuple[str, ...]:
+    """The report files at ``uri``: the file itself, or every *.jsonl below a directory
+    or s3:// prefix. None yet is an empty tuple (a first run)."""
+    if report.is_remote(uri):
+        bucket, _, key = uri[5:].partition("/")
+        if key and not key.endswith("/"):
+            try:
+                client.head_object(Bucket=bucket, Key=key)
+                return (uri,)
+            except client.exceptions.ClientError:
+                key += "/"
+        found = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+            found += [
+                f"s3://{bucket}/{obj['Key']}"
+                for obj in page.get("Contents", [])
+                if obj["Key"].endswith(REPORT_SUFFIX)
+            ]
+        return tuple(sorted(found))
+    if os.path.isdir(uri):
+        return tuple(
+            sorted(
+                os.path.join(uri, name) for name in os.listdir(uri) if name.endswith(REPORT_SUFFIX)
+            )
+        )
+    return (uri,) if os.path.exists(uri) else ()
+
+
+class _ReadDoneFn(beam.DoFn):  # type: ignore[misc]
+    """A report file -> (key directory, done record) for each file it records done."""
+
+    def __init__(self, config: UploadConfig) -> None:
+        super().__init__()
+        self._config = config
+        self._client: Any = None
+
+    def process(self, uri: str) -> Iterator[tuple[str, report.DoneRecord]]:
+        if report.is_remote(uri) and self._client is None:
+            from pipeline.transport.boto import make_client
+
+            config = self._config
+            self._client = make_client(config.endpoint, config.ca_bundle, config.profile)
+        try:
+            with report.open_text(uri, self._client) as lines:
+                for line in lines:
+                    record = report.parse_done(line)
+                    if record is not None:
+                        yield directory_of(record[0]), record
+        except OSError as e:
+            raise UsageError(f"cannot read the report {uri}: {e}") from e
+
+
+def _attach_done(
+    element: tuple[str, dict[str, Iterable[Any]]],
+) -> Iterator[Shard]:
+    _, joined = element
+    records = list(joined["done"])
+    for shard in joined["shards"]:
+        if not records:
+            yield shard
+            continue
+        keys = {shard.key_prefix + name for name in shard.names}
+        keys.update(item.key for item in shard.carried)
+        done = tuple(record for record in records if record[0] in keys)
+        yield dataclasses.replace(shard, done=done)
+
+
+class AttachResume(beam.PTransform):  # type: ignore[misc]
+    """Shard -> the same Shard carrying the resume records of its files."""
+
+    def __init__(self, config: UploadConfig, files: tuple[str, ...], spread: bool) -> None:
+        super().__init__()
+        self._config = config
+        self._files = files
+        self._spread = spread
+
+    def expand(self, shards: beam.PCollection) -> beam.PCollection:
+        files = shards.pipeline | "ListReports" >> beam.Create(list(self._files), reshuffle=False)
+        if self._spread:
+            files = files | "SpreadReports" >> beam.Reshuffle()
+        done = files | "ReadReports" >> beam.ParDo(_ReadDoneFn(self._config))
+        keyed = shards | "KeyShards" >> beam.Map(lambda shard: (shard.key_prefix, shard))
+        return (
+            {"shards": keyed, "done": done}
+            | "JoinReports" >> beam.CoGroupByKey()
+            | "AttachDone" >> beam.FlatMap(_attach_done)
+        )

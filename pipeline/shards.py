@@ -1,0 +1,177 @@
+"""Directory shards: the unit of work that a distributed runner spreads over its workers.
+
+A SOURCE is split in two steps, each of which can run on a different worker:
+
+1. ``split_root``: the first directories of a root are read breadth-first; each becomes
+   a ``Subtree`` of its own files, and what lies below them becomes one recursive
+   ``Subtree`` each. A small root stays one piece.
+2. ``shard_subtree``: a subtree is walked (``os.scandir``, sorted) into ``Shard``s of at
+   most ``SHARD_FILES`` entries of one directory, so a huge directory is cut in slices.
+
+A worker then stats the entries of its shard (``walk_shard``), lists the matching part
+of the bucket, hashes, decides and uploads. Archives and source buckets are read in one
+stream and cut into shards of the files they hold (``batch_carried``).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from pipeline.filters import FileFilter
+from pipeline.naming import join_prefix, relative_key
+from pipeline.records import FileResult, LocalFile
+from pipeline.source import Root, failed, skipped, walk_file
+
+SHARD_FILES = 2000  # entries of one directory in a shard
+SPLIT_DIRECTORIES = 64  # directories read while splitting a root; the rest go whole
+CARRIED_BYTES = 64 * 1024 * 1024  # bytes of archive members that one shard holds
+
+
+@dataclass(frozen=True)
+class Subtree:
+    """A directory to cut into shards: its own files, or with everything below it."""
+
+    root: Root
+    directory: str
+    recursive: bool
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Up to ``SHARD_FILES`` files whose keys share one '/'-delimited key prefix.
+
+    Either ``names`` of entries in a local ``directory`` (stat'ed by the worker that gets
+    the shard) or files already read (``carried``: archive members, source objects and
+    results such as a directory that could not be read).
+    """
+
+    key_prefix: str  # every key of the shard is key_prefix + a name without '/'
+    root: Root | None = None
+    directory: str = ""
+    names: tuple[str, ...] = ()
+    after: str = ""  # the key just before this shard's first one ('' for a first slice)
+    carried: tuple[LocalFile | FileResult, ...] = ()
+    done: tuple[tuple[str, str, int, float], ...] = ()  # (key, source, size, mtime), resume
+
+
+def directory_of(key: str) -> str:
+    """'a/b/c.txt' -> 'a/b/'; 'c.txt' -> ''."""
+    return key[: key.rfind("/") + 1]
+
+
+def _is_directory(entry: os.DirEntry[str], follow: bool) -> bool:
+    if entry.is_dir(follow_symlinks=False):
+        return True
+    if not (follow and entry.is_symlink()):
+        return False
+    try:
+        return stat.S_ISDIR(os.stat(entry.path).st_mode)
+    except OSError:
+        return False
+
+
+def _read_directory(directory: str, follow: bool) -> tuple[list[str], list[str]]:
+    """The sorted names of a directory's files (and other entries), and its subdirectories."""
+    with os.scandir(directory) as it:
+        entries = sorted(it, key=lambda entry: entry.name)
+    names, subdirectories = [], []
+    for entry in entries:
+        if _is_directory(entry, follow):
+            subdirectories.append(entry.path)
+        else:
+            names.append(entry.name)
+    return names, subdirectories
+
+
+def split_root(root: Root, whole: bool) -> Iterator[Subtree]:
+    """The subtrees of ``root``: up to SPLIT_DIRECTORIES flat ones, then recursive ones.
+
+    ``whole`` keeps the root one recursive subtree (walked in order by one worker), as
+    ``--limit`` and ``--follow-symlinks`` need.
+    """
+    if whole or not os.path.isdir(root.path):
+        yield Subtree(root, root.path, recursive=True)
+        return
+    pending = [root.path]
+    read = 0
+    while pending and read < SPLIT_DIRECTORIES:
+        directory = pending.pop(0)
+        read += 1
+        yield Subtree(root, directory, recursive=False)
+        try:
+            pending.extend(_read_directory(directory, follow=False)[1])
+        except OSError:
+            continue  # the worker that reads its files reports the error
+    for directory in pending:
+        yield Subtree(root, directory, recursive=True)
+
+
+def _key_prefix(root: Root, prefix: str, directory: str) -> str:
+    return directory_of(join_prefix(prefix, relative_key(os.path.join(directory, "x"), root.base)))
+
+
+def shard_subtree(subtree: Subtree, prefix: str, follow: bool = False) -> Iterator[Shard]:
+    """The shards of a subtree, directory by directory in sorted (depth-first) order."""
+    root = subtree.root
+    if not os.path.isdir(subtree.directory):  # a SOURCE that is a file
+        directory, name = os.path.split(subtree.directory)
+        yield Shard(_key_prefix(root, prefix, directory), root, directory, (name,))
+        return
+    walked: set[tuple[int, int]] = set()  # (device, inode) of each directory walked
+    pending = [subtree.directory]
+    while pending:
+        directory = pending.pop()
+        key_prefix = _key_prefix(root, prefix, directory)
+        try:
+            st = os.stat(directory)
+            names, subdirectories = _read_directory(directory, follow)
+        except OSError as e:
+            error = failed(directory, key_prefix, f"cannot read directory: {e.strerror}")
+            yield Shard(key_prefix, carried=(error,))
+            continue
+        if (st.st_dev, st.st_ino) in walked:
+            loop = skipped(directory, key_prefix, "symbolic link loop (directory already walked)")
+            yield Shard(key_prefix, carried=(loop,))
+            continue
+        walked.add((st.st_dev, st.st_ino))
+        for start in range(0, len(names), SHARD_FILES):
+            after = key_prefix + names[start - 1] if start else ""
+            names_slice = tuple(names[start : start + SHARD_FILES])
+            yield Shard(key_prefix, root, directory, names_slice, after)
+        if subtree.recursive:
+            pending.extend(reversed(subdirectories))
+
+
+def walk_shard(shard: Shard, prefix: str, selected: FileFilter) -> Iterator[LocalFile | FileResult]:
+    """The files of a shard (stat'ed now), and the results it carries."""
+    yield from shard.carried
+    if shard.root is None:
+        return
+    base = shard.root.base
+    for name in shard.names:
+        yield from walk_file(os.path.join(shard.directory, name), base, prefix, selected)
+
+
+def batch_carried(items: Iterable[LocalFile | FileResult]) -> Iterator[Shard]:
+    """Files read in one stream (archive members, source objects) as shards.
+
+    A shard holds consecutive files of one key directory, at most SHARD_FILES of them
+    and at most CARRIED_BYTES of member bytes.
+    """
+    batch: list[LocalFile | FileResult] = []
+    key_prefix, held = "", 0
+    for item in items:
+        item_prefix = directory_of(item.key)
+        size = len(item.data) if isinstance(item, LocalFile) and item.data else 0
+        full = len(batch) >= SHARD_FILES or held + size > CARRIED_BYTES
+        if batch and (item_prefix != key_prefix or full):
+            yield Shard(key_prefix, carried=tuple(batch))
+            batch, held = [], 0
+        key_prefix = item_prefix
+        batch.append(item)
+        held += size
+    if batch:
+        yield Shard(key_prefix, carried=tuple(batch))

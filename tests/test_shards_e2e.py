@@ -1,0 +1,107 @@
+"""End to end: directory shards, sharded reports, resume from shards, --files-from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import bucket_objects, make_tree
+
+SPREAD = ["--direct_num_workers", "2"]  # the local runner with Reshuffles between shards
+
+
+def _lines(directory: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for shard in sorted(directory.glob("*.jsonl"))
+        for line in shard.read_text().splitlines()
+    ]
+
+
+@pytest.mark.parametrize("beam_args", [[], SPREAD], ids=["streamed", "spread"])
+def test_a_big_directory_syncs_slice_by_slice(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, beam_args: list[str]
+) -> None:
+    files = {f"big/{n:05d}.txt": f"{n}".encode() for n in range(4500)}  # 3 slices
+    files.update({"other/a.txt": b"a", "z.txt": b"z"})
+    tree = make_tree(tmp_path / "src", files)
+    first = run_cli("--bucket", bucket, "--json", str(tree), *beam_args)
+    assert first.code == 0, first.stderr
+    assert first.summary["uploaded"] == len(files)
+    for key in ("big/00000.txt", "big/02000.txt", "big/02001.txt", "big/04499.txt"):
+        s3_client.delete_object(Bucket=bucket, Key=key)
+    (tree / "big" / "03999.txt").write_bytes(b"changed")
+
+    second = run_cli("--bucket", bucket, "--json", "-v", str(tree), *beam_args)
+
+    assert second.code == 0, second.stderr
+    uploaded = {
+        line["key"]: line["reason"]
+        for line in map(json.loads, second.stdout.splitlines()[:-1])
+        if line["action"] == "uploaded"
+    }
+    assert uploaded == {
+        "big/00000.txt": "new",
+        "big/02000.txt": "new",
+        "big/02001.txt": "new",
+        "big/04499.txt": "new",
+        "big/03999.txt": "size differs",
+    }
+    assert second.summary["skipped"] == len(files) - 5
+    assert len(bucket_objects(s3_client, bucket)) == len(files)
+
+
+def test_report_directory_gets_shards_and_resume_reads_them(
+    run_cli: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", {f"d{d}/f{f}": b"x" for d in range(5) for f in range(20)})
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    first = run_cli("--bucket", bucket, "--report", str(reports), "--json", str(tree), *SPREAD)
+    assert first.code == 0, first.stderr
+    lines = _lines(reports)
+    assert len(lines) == 100 and {line["action"] for line in lines} == {"uploaded"}
+    assert all(line["worker"].rsplit("/", 1)[1].isdigit() for line in lines)
+    shard_count = len(list(reports.glob("*.jsonl")))
+
+    again = run_cli("--bucket", bucket, "--resume", str(reports), "--json", str(tree), *SPREAD)
+
+    assert again.code == 0, again.stderr
+    assert again.summary["skipped"] == 100 and again.summary["uploaded"] == 0
+    resumed = [line for line in _lines(reports) if line["reason"] == "recorded done (resume)"]
+    assert len(resumed) == 100
+    assert len(list(reports.glob("*.jsonl"))) > shard_count  # new shards, old ones untouched
+
+
+@pytest.mark.parametrize("beam_args", [[], SPREAD], ids=["streamed", "spread"])
+def test_files_from_uploads_the_listed_files_and_fails_bad_lines(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, beam_args: list[str]
+) -> None:
+    tree = make_tree(tmp_path / "src", {"a/1.txt": b"1", "a/2.txt": b"2", "b/3.txt": b"3"})
+    listing = tmp_path / "list.txt"
+    listing.write_text("a/1.txt\nb/3.txt\n\nmissing.txt\n../src/a/2.txt\n/etc/hostname\na\n")
+
+    result = run_cli(
+        "--bucket", bucket, "--prefix", "p", "--files-from", str(listing), "--json", "-v",
+        str(tree), *beam_args,
+    )  # fmt: skip
+
+    assert result.code == 1, result.stderr
+    summary = result.summary
+    assert (summary["uploaded"], summary["failed"], summary["skipped"]) == (2, 3, 1)
+    assert bucket_objects(s3_client, bucket) == {"p/a/1.txt": b"1", "p/b/3.txt": b"3"}
+    failed = {f["path"] for f in summary["failures"]}
+    assert failed == {str(tree / "missing.txt"), "../src/a/2.txt", "/etc/hostname"}
+
+
+def test_files_from_needs_one_source_directory(run_cli: Any, bucket: str, tmp_path: Path) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_text("a\n")
+    two = run_cli("--bucket", bucket, "--files-from", str(listing), str(tmp_path), str(tmp_path))
+    missing = run_cli("--bucket", bucket, "--files-from", str(tmp_path / "none"), str(tmp_path))
+    for result in (two, missing):
+        assert result.code == 2
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
