@@ -112,6 +112,7 @@ class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
         super().__init__()
         self._config = config
         self._found = 0
+        self._found_counter = Metrics.counter(METRICS_NAMESPACE, "files_found")
 
     def setup(self) -> None:
         self._found = 0
@@ -124,6 +125,7 @@ class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
         bar = progress.for_run(config.run_id)
         done = {key: (path, size, mtime) for key, path, size, mtime in shard.done}
         files = []
+        found = 0
         for item in walk_shard(shard, config.prefix, config.file_filter):
             if not isinstance(item, LocalFile):
                 yield item
@@ -131,12 +133,14 @@ class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
             if limit is not None and self._found >= limit:
                 break
             self._found += 1
+            found += 1
             if bar is not None:
                 bar.found(item)
             if done and report.is_recorded_done(item, done):
                 yield FileResult.of(item, Action.SKIPPED, reason="recorded done (resume)")
             else:
                 files.append(item)
+        self._found_counter.inc(found)
         if files:
             yield FileBatch(tuple(files), shard.key_prefix, shard.after)
 

@@ -1,8 +1,8 @@
-"""A live progress bar on stderr, fed by the pipeline's own steps.
+"""A live progress bar on stderr, fed by the pipeline's own steps or the job's metrics.
 
 The CLI opens a ``Progress`` for a run; on the local runner the walk and the result
 counting run in this same process and report to it by the run's id. Remote workers find
-no bar under that id and report nothing (their runner's UI shows the Beam counters).
+no bar under that id; for them the client polls the job's Beam counters instead.
 """
 
 from __future__ import annotations
@@ -68,6 +68,16 @@ class Progress:
             self._bytes_done += result.size
             self._postfix()
             self._bar.update(1)
+
+    def show_counts(self, counters: dict[str, int]) -> None:
+        """Counts of a job that runs elsewhere, from its Beam counters so far."""
+        with self._lock:
+            self._bar.total = max(counters.get("files_found", 0), counters.get("files", 0))
+            self._failed = counters.get("files_failed", 0)
+            self._bytes_done = counters.get("bytes_read", 0)
+            self._postfix()
+            self._bar.n = counters.get("files", 0)
+            self._bar.refresh()
 
 
 def for_run(run_id: str) -> Progress | None:

@@ -18,7 +18,7 @@ import time
 import uuid
 from typing import Any
 
-from pipeline import interrupt
+from pipeline import interrupt, progress
 from pipeline.config import UploadConfig
 from pipeline.errors import UsageError
 from pipeline.results import METRICS_NAMESPACE, Summary
@@ -36,6 +36,7 @@ _METRICS_RUNNERS = _IN_PROCESS_RUNNERS | {
 _SENTINEL = "sources"  # counted once per SOURCE: present in every run that reports metrics
 _CANCEL_WAIT_S = 60.0
 _POLL_S = 0.25
+_PROGRESS_POLL_S = 2.0
 
 
 class RunFailed(Exception):
@@ -104,12 +105,13 @@ def _summary_location(options: Any) -> tuple[str, str | None]:
     return os.path.join(local_dir, name), local_dir
 
 
-def _counters(result: Any) -> dict[str, int] | None:
+def _counters(result: Any, metrics: Any = None) -> dict[str, int] | None:
     """Our Beam counters from the job result, or None when the runner reported none."""
     from apache_beam.metrics.metric import MetricsFilter
 
     try:
-        found = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+        metrics = metrics or result.metrics()
+        found = metrics.query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
     except Exception as e:  # any runner's failure to answer means "no metrics"
         _LOGGER.warning("the runner returned no metrics: %s", e)
         return None
@@ -120,8 +122,25 @@ def _counters(result: Any) -> dict[str, int] | None:
     return counters if _SENTINEL in counters else None
 
 
-def _wait(result: Any) -> None:
-    """Wait for a job that runs elsewhere; cancel it on Ctrl-C or SIGTERM."""
+def _live_counters(result: Any) -> dict[str, int] | None:
+    """The counters of a running portable job so far (the result caches its first answer,
+    so ask the job service afresh), or None where the runner does not say."""
+    service, job_id = getattr(result, "_job_service", None), getattr(result, "_job_id", None)
+    if service is None or job_id is None:
+        return None
+    from apache_beam.portability.api import beam_job_api_pb2
+    from apache_beam.runners.portability.portable_runner import PortableMetrics
+
+    try:
+        answer = service.GetJobMetrics(beam_job_api_pb2.GetJobMetricsRequest(job_id=job_id))
+    except Exception:  # a job service that cannot answer yet: no progress this time
+        return None
+    return _counters(result, PortableMetrics(answer))
+
+
+def _wait(result: Any, run_id: str) -> None:
+    """Wait for a job that runs elsewhere, showing its progress from the job's metrics;
+    cancel it on Ctrl-C or SIGTERM."""
     failure: list[BaseException] = []
 
     def wait() -> None:
@@ -132,8 +151,15 @@ def _wait(result: Any) -> None:
 
     waiter = threading.Thread(target=wait, name="s3pp-wait", daemon=True)
     waiter.start()
+    polled = time.monotonic()
     while waiter.is_alive():
         waiter.join(_POLL_S)
+        bar = progress.for_run(run_id)
+        if bar is not None and time.monotonic() - polled >= _PROGRESS_POLL_S:
+            polled = time.monotonic()
+            counters = _live_counters(result)
+            if counters is not None:
+                bar.show_counts(counters)
         if interrupt.requested():
             _LOGGER.warning("cancelling the job")
             result.cancel()
@@ -178,7 +204,7 @@ def run_pipeline(
         try:
             result = p.run()
             if not is_local(options):
-                _wait(result)
+                _wait(result, config.run_id)
             else:
                 result.wait_until_finish()
         except RunFailed:
