@@ -187,8 +187,9 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
         yield result
 
 
-class UploadShards(beam.PTransform):  # type: ignore[misc]
-    """PCollection[Shard] -> PCollection[FileResult]: walk, decide and upload each shard."""
+class _UploadTransform(beam.PTransform):  # type: ignore[misc]
+    """What the upload transforms are made with: the run's config, whether to spread
+    shards over workers (Reshuffles), and the report files to resume from."""
 
     def __init__(
         self, config: UploadConfig, spread: bool = True, resume_files: tuple[str, ...] = ()
@@ -197,6 +198,10 @@ class UploadShards(beam.PTransform):  # type: ignore[misc]
         self._config = config
         self._spread = spread
         self._resume_files = resume_files
+
+
+class UploadShards(_UploadTransform):
+    """PCollection[Shard] -> PCollection[FileResult]: walk, decide and upload each shard."""
 
     def expand(self, shards: beam.PCollection) -> beam.PCollection:
         config = self._config
@@ -222,7 +227,7 @@ class UploadShards(beam.PTransform):  # type: ignore[misc]
         )
 
 
-class UploadSources(beam.PTransform):  # type: ignore[misc]
+class UploadSources(_UploadTransform):
     """PCollection[str] of SOURCEs -> PCollection[FileResult], one per file.
 
     ``config`` says where and how to upload (``pipeline.config.UploadConfig``); ``spread``
@@ -230,14 +235,6 @@ class UploadSources(beam.PTransform):  # type: ignore[misc]
     shards over its workers (leave it off on a single local worker, where it only costs
     memory). A SOURCE that does not exist becomes a failed result, not an error.
     """
-
-    def __init__(
-        self, config: UploadConfig, spread: bool = True, resume_files: tuple[str, ...] = ()
-    ) -> None:
-        super().__init__()
-        self._config = config
-        self._spread = spread
-        self._resume_files = resume_files
 
     def expand(self, sources: beam.PCollection) -> beam.PCollection:
         config = self._config
@@ -256,7 +253,7 @@ def _write_summary(summary: Summary, path: str) -> None:
         f.write(json.dumps(summary.to_dict()).encode("utf-8"))
 
 
-class UploadTree(beam.PTransform):  # type: ignore[misc]
+class UploadTree(_UploadTransform):
     """PBegin -> (the report written, the run's Summary written as JSON to ``summary_path``).
 
     What ``python -m pipeline`` runs: the SOURCEs of ``config`` (or its ``--files-from``
@@ -270,11 +267,8 @@ class UploadTree(beam.PTransform):  # type: ignore[misc]
         spread: bool = True,
         resume_files: tuple[str, ...] = (),
     ) -> None:
-        super().__init__()
-        self._config = config
+        super().__init__(config, spread, resume_files)
         self._summary_path = summary_path
-        self._spread = spread
-        self._resume_files = resume_files
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         config = self._config
