@@ -540,7 +540,11 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
             summary = run_pipeline(config, beam_options, resume_files)
     except RunFailed as e:
         if interrupt.requested():
-            print(f"{PROG}: interrupted", file=sys.stderr)
+            print(
+                f"{PROG}: interrupted: {e}; open multipart uploads under the prefix were "
+                "aborted. Run the same command again to finish.",
+                file=sys.stderr,
+            )
             return EXIT_INTERRUPTED
         print(f"{PROG}: error: the run failed: {e}", file=sys.stderr)
         return EXIT_FAILED

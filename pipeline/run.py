@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -138,7 +139,33 @@ def _live_counters(result: Any) -> dict[str, int] | None:
     return _counters(result, PortableMetrics(answer))
 
 
-def _wait(result: Any, run_id: str) -> None:
+def _cancel(result: Any, flink_master: str | None) -> None:
+    """Cancel a remote job: through Beam's job service, and on Flink (``flink_master``)
+    through its REST API (the job service alone leaves the Flink job running)."""
+    print("s3-parallel-put: interrupted: cancelling the job", file=sys.stderr, flush=True)
+    try:
+        result.cancel()
+    except Exception as e:  # a job service that is gone already: Flink is asked below
+        _LOGGER.warning("the job service did not cancel the job: %s", e)
+    job_id = getattr(result, "_job_id", None)
+    if flink_master and job_id:
+        from pipeline.flink_rest import cancel_job
+
+        if not cancel_job(flink_master, job_id, _CANCEL_WAIT_S):
+            _LOGGER.warning("the Flink job may still be running: cancel it in the Flink UI")
+
+
+def _flink_master(options: Any) -> str | None:
+    """The Flink cluster's REST address, for a FlinkRunner job on a real cluster."""
+    from apache_beam.options.pipeline_options import FlinkRunnerOptions
+
+    master: str | None = options.view_as(FlinkRunnerOptions).flink_master
+    if _runner_name(options) != "flinkrunner" or not master or master.startswith("["):
+        return None  # not Flink, or Beam's own embedded [local]/[auto] cluster
+    return master
+
+
+def _wait(result: Any, run_id: str, flink_master: str | None) -> None:
     """Wait for a job that runs elsewhere, showing its progress from the job's metrics;
     cancel it on Ctrl-C or SIGTERM."""
     failure: list[BaseException] = []
@@ -161,10 +188,9 @@ def _wait(result: Any, run_id: str) -> None:
             if counters is not None:
                 bar.show_counts(counters)
         if interrupt.requested():
-            _LOGGER.warning("cancelling the job")
-            result.cancel()
+            _cancel(result, flink_master)
             waiter.join(_CANCEL_WAIT_S)
-            return
+            raise RunFailed("the job was cancelled")
     if failure:
         raise RunFailed(str(failure[0]).splitlines()[0]) from failure[0]
 
@@ -194,17 +220,19 @@ def run_pipeline(
 
     options = pipeline_options(beam_options)
     check_counts_reachable(options)
+    # Read before the pipeline is built: Beam clears the runner option when it does.
+    local, spread, flink_master = is_local(options), spreads_work(options), _flink_master(options)
     summary_path, local_dir = _summary_location(options)
     started = time.time()
     try:
         p = beam.Pipeline(options=options)
         _ = p | "UploadTree" >> UploadTree(
-            config, summary_path, spread=spreads_work(options), resume_files=resume_files
+            config, summary_path, spread=spread, resume_files=resume_files
         )
         try:
             result = p.run()
-            if not is_local(options):
-                _wait(result, config.run_id)
+            if not local:
+                _wait(result, config.run_id, flink_master)
             else:
                 result.wait_until_finish()
         except RunFailed:
@@ -212,7 +240,7 @@ def run_pipeline(
         except Exception as e:  # the runner's error, said in one line
             raise RunFailed(str(e).splitlines()[0] if str(e) else type(e).__name__) from e
         finally:
-            if interrupt.requested() and not is_local(options) and not config.dry_run:
+            if interrupt.requested() and not local and not config.dry_run:
                 _abort_open_uploads(config, started)
         counters = _counters(result)
         written = _read_summary(summary_path)
@@ -220,8 +248,6 @@ def run_pipeline(
             return Summary.from_counters(counters, written.failures if written else [])
         if written is not None:
             return written
-        if interrupt.requested():
-            return Summary()
         raise RunFailed(
             "the runner reported no counts and the run's summary cannot be read here: "
             "pass --temp_location on a path that the workers and this machine share"
