@@ -43,6 +43,23 @@ def find_job(base: str, beam_job_id: str) -> str | None:
     return None
 
 
+def task_progress(flink_master: str, beam_job_id: str) -> tuple[int, int] | None:
+    """(finished, total) tasks of the Flink job of ``beam_job_id``, or None if unknown.
+
+    In batch, Beam's counters reach the client only when a stage's partition ends, so
+    while a job runs this is the progress that Flink can tell.
+    """
+    base = rest_url(flink_master)
+    try:
+        for job in _call(f"{base}/jobs/overview").get("jobs", []):
+            if job.get("name") == beam_job_id.rsplit("_", 1)[0]:
+                tasks = job.get("tasks", {})
+                return int(tasks.get("finished", 0)), int(tasks.get("total", 0))
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    return None
+
+
 def cancel_job(flink_master: str, beam_job_id: str, wait_s: float) -> bool:
     """Cancel the Flink job of ``beam_job_id`` and wait until it stopped; True if it did."""
     base = rest_url(flink_master)

@@ -79,6 +79,11 @@ class Progress:
             self._bar.n = counters.get("files", 0)
             self._bar.refresh()
 
+    def show_stage(self, text: str) -> None:
+        """What a remote runner says of the job's progress, before its counts arrive."""
+        with self._lock:
+            self._bar.set_description_str(text, refresh=True)
+
 
 def for_run(run_id: str) -> Progress | None:
     """The bar this process shows for ``run_id``, if any."""

@@ -187,6 +187,13 @@ def _wait(result: Any, run_id: str, flink_master: str | None) -> None:
             counters = _live_counters(result)
             if counters is not None:
                 bar.show_counts(counters)
+            job_id = getattr(result, "_job_id", None)
+            if flink_master and job_id:
+                from pipeline.flink_rest import task_progress
+
+                tasks = task_progress(flink_master, job_id)
+                if tasks is not None:
+                    bar.show_stage(f"Flink tasks {tasks[0]}/{tasks[1]} done")
         if interrupt.requested():
             _cancel(result, flink_master)
             waiter.join(_CANCEL_WAIT_S)
@@ -229,6 +236,9 @@ def run_pipeline(
         _ = p | "UploadTree" >> UploadTree(
             config, summary_path, spread=spread, resume_files=resume_files
         )
+        bar = progress.for_run(config.run_id)
+        if bar is not None and not local:
+            bar.show_stage("submitting the job")
         try:
             result = p.run()
             if not local:
@@ -243,6 +253,8 @@ def run_pipeline(
             if interrupt.requested() and not local and not config.dry_run:
                 _abort_open_uploads(config, started)
         counters = _counters(result)
+        if bar is not None and counters is not None and not local:
+            bar.show_counts(counters)
         written = _read_summary(summary_path)
         if counters is not None:
             return Summary.from_counters(counters, written.failures if written else [])
