@@ -59,6 +59,21 @@ def pipeline_options(beam_options: dict[str, Any]) -> Any:
     return options
 
 
+def _point_beam_s3_at(options: Any, config: UploadConfig) -> None:
+    """Beam's own s3:// filesystem (the text source of --files-from) reads from the run's
+    endpoint, region and CA bundle, unless Beam's --s3_* options say otherwise; its
+    credentials come from the standard AWS chain on each worker."""
+    from apache_beam.options.pipeline_options import S3Options
+
+    s3 = options.view_as(S3Options)
+    if s3.s3_endpoint_url is None:
+        s3.s3_endpoint_url = config.endpoint.url
+    if s3.s3_region_name is None:
+        s3.s3_region_name = config.endpoint.region
+    if s3.s3_verify is None and config.ca_bundle is not None:
+        s3.s3_verify = config.ca_bundle
+
+
 def _runner_name(options: Any) -> str:
     from apache_beam.options.pipeline_options import StandardOptions
 
@@ -227,6 +242,7 @@ def run_pipeline(
 
     options = pipeline_options(beam_options)
     check_counts_reachable(options)
+    _point_beam_s3_at(options, config)
     # Read before the pipeline is built: Beam clears the runner option when it does.
     local, spread, flink_master = is_local(options), spreads_work(options), _flink_master(options)
     summary_path, local_dir = _summary_location(options)

@@ -105,3 +105,33 @@ def test_files_from_needs_one_source_directory(run_cli: Any, bucket: str, tmp_pa
     for result in (two, missing):
         assert result.code == 2
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_files_from_a_list_in_a_bucket_is_read_by_beams_text_source(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", {f"d{n % 3}/{n}.txt": b"%d" % n for n in range(30)})
+    listed = [f"d{n % 3}/{n}.txt" for n in range(0, 30, 2)]
+    s3_client.put_object(Bucket=bucket, Key="lists/files.txt", Body="\n".join(listed).encode())
+
+    result = run_cli(
+        "--bucket", bucket, "--prefix", "up", "--files-from", f"s3://{bucket}/lists/files.txt",
+        "--json", str(tree), *SPREAD,
+    )  # fmt: skip
+
+    assert result.code == 0, result.stderr
+    assert result.summary["uploaded"] == len(listed)
+    stored = {key for key in bucket_objects(s3_client, bucket) if key.startswith("up/")}
+    assert stored == {f"up/{name}" for name in listed}
+
+
+def test_a_runner_that_reports_no_metrics_needs_a_shared_temp_location(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", {"a.txt": b"a"})
+    runner = "apache_beam.runners.dask.dask_runner.DaskRunner"
+    refused = run_cli("--bucket", bucket, str(tree), "--runner", runner)
+    assert refused.code == 2
+    assert refused.stderr.strip().count("\n") == 0, refused.stderr
+    assert "--temp_location" in refused.stderr
+    assert bucket_objects(s3_client, bucket) == {}
