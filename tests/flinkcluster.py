@@ -49,10 +49,13 @@ from typing import IO, Any
 
 import yaml
 
+from tests.privatetmp import shell_setup
+
 FLINK_VERSION = "1.19.3"
 FLINK_MINOR = FLINK_VERSION.rsplit(".", 1)[0]
 JOB_SERVER_MAIN = "org.apache.beam.runners.flink.FlinkJobServerDriver"
 JOB_SERVER_POM = Path(__file__).resolve().parent / "flink" / "jobserver-pom.xml"
+REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = Path.home() / ".cache" / "s3-parallel-put" / f"flink-{FLINK_VERSION}"
 WORKER_POOL_PORT = 17777  # the same in every host's namespace: one --environment_config
 RPC_PORT, REST_PORT = 6123, 8081  # Flink's defaults: the JobManager has a host of its own
@@ -622,9 +625,13 @@ class FlinkCluster:
         hosts_file = self.workdir / "hosts" / hostname
         hosts_file.parent.mkdir(exist_ok=True)
         hosts_file.write_text(f"127.0.0.1 localhost\n{ip} {hostname}\n")
+        # A private /tmp that still shows the project and Flink where they may lie under
+        # /tmp (a CI clone, a HOME there): the host runs them, it does not share files.
+        kept = [REPO, Path(sys.prefix), self.dist.home, self.dist.job_server_jar.parent]
+        stage = self.workdir / "stage" / hostname
+        private_tmp = shell_setup(kept, stage)
         setup = (
-            'mount -t tmpfs -o mode=1777 tmpfs /tmp && mount --bind "$2" /etc/hosts'
-            ' && hostname "$1" && exec sleep infinity'
+            f'{private_tmp} && mount --bind "$2" /etc/hosts && hostname "$1" && exec sleep infinity'
         )
         anchor = self._spawn(
             f"host-{hostname}",

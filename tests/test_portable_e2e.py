@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import bucket_objects, make_tree
+from tests.conftest import REPO, bucket_objects, make_tree
 from tests.locals3 import LocalS3
+from tests.privatetmp import remove_stage, shell_setup
 
 _READY_S = 60.0
 
@@ -55,9 +56,11 @@ def worker_pool(s3_server: LocalS3) -> Iterator[int]:
     env = s3_server.env()
     env["PATH"] = f"{venv_bin}:{env.get('PATH', '')}"  # the pool starts workers as `python`
     pool = f"exec python -m apache_beam.runners.worker.worker_pool_main --service_port {port}"
+    stage = Path(tempfile.mkdtemp(prefix="s3pp-stage-", dir="/var/tmp"))
+    private_tmp = shell_setup([REPO, Path(sys.prefix)], stage)
     proc = subprocess.Popen(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-         f"mount -t tmpfs tmpfs /tmp && {pool}"],
+         f"{private_tmp} && {pool}"],
         env=env, stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
@@ -66,6 +69,7 @@ def worker_pool(s3_server: LocalS3) -> Iterator[int]:
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        remove_stage(stage)
 
 
 @pytest.fixture
