@@ -7,6 +7,7 @@ by the worker, and nothing may work by accident through the client's /tmp.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -67,7 +68,8 @@ def worker_pool(s3_server: LocalS3) -> Iterator[int]:
         _wait_listening(port, proc)
         yield port
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         remove_stage(stage)
 
