@@ -20,7 +20,7 @@ setup(
     version="0.1.0",
     description="Upload trees of files to S3-compatible storage in parallel with Apache Beam",
     license="GPL-3.0-or-later",
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     packages=find_packages(include=["pipeline", "pipeline.*"]),
     install_requires=_requirements(),
     entry_points={"console_scripts": ["s3-parallel-put=pipeline.cli:main"]},

@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -34,8 +35,10 @@ from pipeline.config import (
 from pipeline.errors import UsageError
 from pipeline.filters import EXCLUDE, INCLUDE, FileFilter
 from pipeline.metadata import CANNED_ACLS, SSE_MODES, STORAGE_CLASSES, metadata_headers
+from pipeline.progress import AboveTheBar
 
 PROG = "s3-parallel-put"
+_LOGGER = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _GC_THRESHOLD = 50_000
 
@@ -117,7 +120,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--prefix", default="", help="key prefix: KEY = PREFIX/path relative to SOURCE"
     )
     target.add_argument(
-        "--endpoint-url", metavar="URL", help="an S3-compatible server, e.g. http://127.0.0.1:8333"
+        "--endpoint-url",
+        metavar="URL",
+        help="an S3-compatible server, e.g. http://127.0.0.1:8333 (default: AWS_ENDPOINT_URL_S3, "
+        "else AWS_ENDPOINT_URL, else AWS S3 in --region)",
     )
     target.add_argument(
         "--region", help="the bucket's region (default: from the AWS config, else us-east-1)"
@@ -402,11 +408,24 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
     ca_bundle = args.ca_bundle or os.environ.get("AWS_CA_BUNDLE") or None
     if ca_bundle is not None and not os.path.isfile(ca_bundle):
         raise UsageError(f"--ca-bundle {ca_bundle!r} is not a file")
-    endpoint = resolve_endpoint(args.endpoint_url, region, args.secure, args.bucket)
+    endpoint_url, given_as = args.endpoint_url, "--endpoint-url"
+    if endpoint_url is None:  # as boto3 and the aws cli do
+        for variable in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+            if os.environ.get(variable):
+                endpoint_url, given_as = os.environ[variable], variable
+                break
+    endpoint = resolve_endpoint(endpoint_url, region, args.secure, args.bucket, given_as)
+    prefix = args.prefix.lstrip("/")
+    if prefix != args.prefix and not args.quiet:
+        _LOGGER.warning(
+            "--prefix %r: leading '/' removed, S3 keys do not start with it: using %r",
+            args.prefix,
+            prefix,
+        )
     return UploadConfig(
         bucket=args.bucket,
         endpoint=endpoint,
-        prefix=args.prefix,
+        prefix=prefix,
         put=PutMode(args.put),
         content_type=None if args.content_type == "guess" else args.content_type,
         gzip=args.gzip,
@@ -429,7 +448,7 @@ def build_config(args: argparse.Namespace) -> UploadConfig:
         dry_run=args.dry_run,
         limit=args.limit,
         json_lines=args.json and args.verbose >= 1,
-        run_id=uuid.uuid4().hex,
+        run_id=args.run_id,
         sources=tuple(args.sources),
         files_from=args.files_from,
     )
@@ -447,24 +466,29 @@ def _configure_logging(args: argparse.Namespace) -> None:
             raise UsageError(f"--log-filename {args.log_filename!r}: {e.strerror}") from e
         log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
-        log = logging.StreamHandler(sys.stderr)
+        log = AboveTheBar(sys.stderr, args.run_id)
         log.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [log]
-    root.setLevel(
-        logging.DEBUG if debug else logging.INFO if args.log_filename else logging.WARNING
-    )
+    quiet = logging.ERROR if args.quiet else logging.WARNING  # -q: nothing but errors
+    root.setLevel(logging.DEBUG if debug else logging.INFO if args.log_filename else quiet)
     for noisy in ("apache_beam", "botocore", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.ERROR)
 
+    # Per-file lines: -v/--dry-run ones on stdout (JSON with --json -v); failures on
+    # stderr, once each, above the progress bar; -q leaves only the failures.
     files = logging.getLogger("pipeline.files")
     files.propagate = False
     json_lines = args.json and args.verbose >= 1
-    lines = logging.StreamHandler(sys.stderr if args.json and not json_lines else sys.stdout)
-    lines.setFormatter(logging.Formatter("%(message)s"))
     show_each = (args.verbose >= 1 or args.dry_run) and not args.quiet
-    lines.setLevel(logging.INFO if show_each else logging.ERROR)
-    files.handlers[:] = [lines] + ([log] if args.log_filename else [])
+    each = logging.StreamHandler(sys.stderr if args.json and not json_lines else sys.stdout)
+    each.setFormatter(logging.Formatter("%(message)s"))
+    each.addFilter(lambda record: record.levelno < logging.ERROR)
+    failures = AboveTheBar(sys.stderr, args.run_id)
+    failures.setFormatter(logging.Formatter("%(message)s"))
+    failures.setLevel(logging.ERROR)
+    files.handlers[:] = [failures] + ([each] if show_each else [])
+    files.handlers += [log] if args.log_filename else []
     files.setLevel(logging.INFO if show_each or args.log_filename else logging.ERROR)
 
 
@@ -484,6 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger().addFilter(_not_beam_gcp_noise)
     try:
         args, beam_options = parse(argv)
+        args.run_id = uuid.uuid4().hex  # names the run's progress bar in this process
         _configure_logging(args)
         return _run(args, beam_options)
     except UsageError as e:
@@ -513,10 +538,11 @@ def _check_sources(config: UploadConfig) -> None:
 
 def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     from pipeline.bucket_source import split_s3_uri
+    from pipeline.destinations import check_destinations
     from pipeline.output import summary_json, summary_text
     from pipeline.preflight import check_bucket
     from pipeline.progress import Progress
-    from pipeline.run import RunFailed, is_local, pipeline_options, run_pipeline
+    from pipeline.run import RunFailed, is_local, pipeline_options, run_pipeline, temp_location
 
     # Beam and the per-file records make many short-lived objects: collect them less
     # often, and never re-scan what the imports left behind.
@@ -528,13 +554,24 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     if config.walk == "s3":
         for uri in config.sources:
             check_bucket(config.endpoint, split_s3_uri(uri)[0], config.ca_bundle, config.profile)
-    local = is_local(pipeline_options(beam_options))
+    options = pipeline_options(beam_options)
+    local = is_local(options)
+    target = args.report or args.resume
+    check_destinations(
+        config, args.report, args.resume, temp_location(options),
+        sharded_report=target is not None and (not local or _sharded(target)),
+    )  # fmt: skip
     bar = Progress(config.run_id, sys.stderr) if _show_progress(args) else contextlib.nullcontext()
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
+    late_errors: list[str] = []  # what went wrong after the files were done
     try:
         with (
             interrupt.graceful(),
-            records_for_run(config, args.report, args.resume, local) as (config, resume_files),
+            interrupt.on_force(lambda: _abort_open_uploads(config, started_wall)),
+            records_for_run(config, args.report, args.resume, local, late_errors) as (
+                config,
+                resume_files,
+            ),
             bar,
         ):
             summary = run_pipeline(config, beam_options, resume_files)
@@ -542,7 +579,7 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
         if interrupt.requested():
             print(
                 f"{PROG}: interrupted: {e}; open multipart uploads under the prefix were "
-                "aborted. Run the same command again to finish.",
+                f"aborted. {_how_to_continue(args)}",
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED
@@ -552,10 +589,38 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     if args.json:
         print(summary_json(summary, elapsed, config.dry_run))
     elif not args.quiet:
-        print(summary_text(summary, elapsed, config.dry_run))
+        print(summary_text(summary, elapsed, config.dry_run, failures_shown=local))
+    for error in late_errors:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
     if interrupt.requested():
+        if not args.quiet:
+            print(_how_to_continue(args, summary.unwalked_shards > 0), file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if summary.failed else EXIT_OK
+    return EXIT_FAILED if summary.failed or late_errors else EXIT_OK
+
+
+def _how_to_continue(args: argparse.Namespace, walk_stopped: bool = False) -> str:
+    """The line that ends an interrupted run: how to finish the job."""
+    unseen = "the walk was stopped, so files it had not found yet are not counted. " * (
+        walk_stopped
+    )
+    record = args.report or args.resume
+    if record:
+        again = f"run the same command with --resume {record} (what it records done is skipped)"
+    else:
+        again = "run the same command again to finish (what is already in the bucket is skipped)"
+    return f"Interrupted: {unseen}To continue, {again}."
+
+
+def _abort_open_uploads(config: UploadConfig, since: float) -> None:
+    """On a forced stop: abort the multipart uploads this run left open."""
+    if config.dry_run:
+        return
+    from pipeline.orphans import abort_uploads_under
+    from pipeline.transport.boto import make_client
+
+    client = make_client(config.endpoint, config.ca_bundle, config.profile)
+    abort_uploads_under(client, config.bucket, config.prefix, since)
 
 
 def _sharded(uri: str) -> bool:
@@ -565,7 +630,11 @@ def _sharded(uri: str) -> bool:
 
 @contextlib.contextmanager
 def records_for_run(
-    config: UploadConfig, report_uri: str | None, resume_uri: str | None, local: bool
+    config: UploadConfig,
+    report_uri: str | None,
+    resume_uri: str | None,
+    local: bool,
+    late_errors: list[str],
 ) -> Iterator[tuple[UploadConfig, tuple[str, ...]]]:
     """The config with where the report goes, and the report files to resume from.
 
@@ -599,9 +668,21 @@ def records_for_run(
             report_local = resume_local
         elif report_uri and report.is_remote(report_uri):
             report_local = os.path.join(tmp, "report.jsonl")
-        try:
-            resumed = resume_files(resume_local, client) if resume_local else ()
-            yield dataclasses.replace(config, report_path=report_local), resumed
-        finally:
+
+        def write_out() -> None:
             if report_uri and report_local and report.is_remote(report_uri):
-                report.stage_out(report_local, report_uri, client)
+                try:
+                    report.stage_out(report_local, report_uri, client)
+                except (OSError, ValueError) as e:
+                    late_errors.append(f"cannot write the report to {report_uri}: {e}")
+
+        def write_out_and_clean() -> None:  # a second Ctrl-C skips the with's own cleanup
+            write_out()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+        with interrupt.on_force(write_out_and_clean):
+            try:
+                resumed = resume_files(resume_local, client) if resume_local else ()
+                yield dataclasses.replace(config, report_path=report_local), resumed
+            finally:
+                write_out()

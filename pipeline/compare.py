@@ -16,6 +16,7 @@ from pipeline.decide import decide_put
 from pipeline.inflight import InFlightDoFn
 from pipeline.naming import key_problem
 from pipeline.records import Action, FileBatch, FileResult, LocalFile, PutPlan, RemoteObject
+from pipeline.source import read_error
 from pipeline.transport import HeadOutcome, ListOutcome
 
 HEAD_WHEN_LIMIT_AT_MOST = 100  # fewer files than this: a HEAD each beats listing directories
@@ -87,7 +88,7 @@ class DecidePutFn(InFlightDoFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | 
                 lambda: file.etag or body_etag(file, spec, self._config),
             )
         except OSError as e:
-            yield FileResult.of(file, Action.FAILED, error=f"cannot read: {e.strerror}")
+            yield FileResult.of(file, Action.FAILED, error=read_error(file.path, e))
             return
         if upload:
             yield PutPlan(file=file, reason=reason)

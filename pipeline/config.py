@@ -77,12 +77,17 @@ def _is_dns_compatible(bucket: str) -> bool:
 
 
 def resolve_endpoint(
-    endpoint_url: str | None, region: str, secure: bool | None, bucket: str
+    endpoint_url: str | None,
+    region: str,
+    secure: bool | None,
+    bucket: str,
+    given_as: str = "--endpoint-url",
 ) -> Endpoint:
     """Turn ``--endpoint-url``, ``--region`` and ``--secure/--insecure`` into an Endpoint.
 
-    A scheme in the URL decides http or https; ``--secure``/``--insecure`` decide when the
-    URL has none (default https). Asking for both a scheme and its opposite is an error.
+    A scheme in the URL decides http or https; a URL without one needs ``--secure`` or
+    ``--insecure`` to say which. Asking for both a scheme and its opposite is an error.
+    ``given_as`` names where the URL came from (an option or a variable) in error messages.
     """
     if endpoint_url is None:
         scheme = "http" if secure is False else "https"
@@ -96,21 +101,26 @@ def resolve_endpoint(
     text = endpoint_url if "://" in endpoint_url else f"//{endpoint_url}"
     parsed = urllib.parse.urlsplit(text)
     if parsed.scheme not in ("", "http", "https"):
-        raise UsageError(f"--endpoint-url {endpoint_url!r}: scheme must be http or https")
+        raise UsageError(f"{given_as} {endpoint_url!r}: scheme must be http or https")
     if not parsed.hostname:
-        raise UsageError(f"--endpoint-url {endpoint_url!r}: no host name")
+        raise UsageError(f"{given_as} {endpoint_url!r}: no host name")
     if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
-        raise UsageError(f"--endpoint-url {endpoint_url!r}: must not have a path or query")
+        raise UsageError(f"{given_as} {endpoint_url!r}: must not have a path or query")
     if parsed.username or parsed.password:
-        raise UsageError("--endpoint-url must not carry credentials")
+        raise UsageError(f"{given_as} must not carry credentials")
+    if not parsed.scheme and secure is None:
+        raise UsageError(
+            f"{given_as} {endpoint_url!r} has no scheme: write http://{endpoint_url} (or "
+            "https://), or add --insecure for http (--secure for https)"
+        )
     scheme = parsed.scheme or ("http" if secure is False else "https")
     if secure is not None and secure != (scheme == "https"):
         flag = "--secure" if secure else "--insecure"
-        raise UsageError(f"{flag} conflicts with the {scheme}:// scheme of --endpoint-url")
+        raise UsageError(f"{flag} conflicts with the {scheme}:// scheme of {given_as}")
     try:
         port = parsed.port
     except ValueError as e:
-        raise UsageError(f"--endpoint-url {endpoint_url!r}: bad port") from e
+        raise UsageError(f"{given_as} {endpoint_url!r}: bad port") from e
     host = parsed.hostname
     if ":" in host:  # an IPv6 literal goes back into brackets
         host = f"[{host}]"

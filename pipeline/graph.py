@@ -1,7 +1,7 @@
 """The Beam pipeline, wired.
 
-    sources -> SplitSources -> [Reshuffle] -> ShardSubtrees -> [AttachResume] -> [Reshuffle]
-            -> WalkShards -> DecidePut -> Upload -> CountResults -> results
+    sources -> SplitSources -> [Reshuffle] -> ShardSubtrees -> [MarkClashes] -> [AttachResume]
+            -> [Reshuffle] -> WalkShards -> DecidePut -> Upload -> CountResults -> results
 
 ``UploadSources`` takes a PCollection of SOURCE strings and returns a PCollection of
 ``FileResult``s, for use inside any pipeline; ``UploadTree`` is the PBegin wrapper that
@@ -11,10 +11,16 @@ The Reshuffles spread directory shards over the workers of a distributed runner,
 walk, the listings, the hashing and the uploads of one shard happen on one worker. On the
 single in-process worker they would only hold every shard in memory before the first
 upload, so ``spread=False`` leaves them out and every file streams through one stage.
+
+A run with several roots (SOURCEs, or a glob's matches) may map two files to one key; the
+first root's file has it and the others fail (``pipeline.shards.KeyClaims``). Where one
+worker walks every shard in order, it claims keys as it walks; where shards are spread,
+``MarkClashes`` first groups them by key prefix. A run with one root does neither.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 from collections.abc import Iterator
@@ -33,7 +39,16 @@ from pipeline.records import Action, FileBatch, FileResult, LocalFile
 from pipeline.report_sink import WriteReport
 from pipeline.results import METRICS_NAMESPACE, SummarizeResults, Summary
 from pipeline.resume import AttachResume
-from pipeline.shards import Shard, Subtree, batch_carried, shard_subtree, split_root, walk_shard
+from pipeline.shards import (
+    KeyClaims,
+    Shard,
+    Subtree,
+    batch_carried,
+    mark_clashes,
+    shard_subtree,
+    split_root,
+    walk_shard,
+)
 from pipeline.upload import UploadFn
 
 FILES_LOGGER = logging.getLogger("pipeline.files")
@@ -48,14 +63,33 @@ def _resolve(config: UploadConfig, text: str) -> tuple[source.Root, ...]:
 
 
 class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
-    """SOURCE -> Subtree of a directory tree, or Shard of archive members / source objects."""
+    """SOURCE -> Subtree of a directory tree, or Shard of archive members / source objects.
 
-    def __init__(self, config: UploadConfig) -> None:
+    ``streamed``: the whole run is one fused stage in this process, so once the last
+    SOURCE is split, everything under it has been walked: the progress bar is told.
+    """
+
+    def __init__(self, config: UploadConfig, streamed: bool = False) -> None:
         super().__init__()
         self._config = config
+        self._streamed = streamed
+        # Each SOURCE's position on the command line (its first, when given twice).
+        self._positions = {text: i for i, text in reversed(list(enumerate(config.sources)))}
+        self._split = 0
         self._sources = Metrics.counter(METRICS_NAMESPACE, "sources")
 
+    def setup(self) -> None:
+        self._split = 0
+
     def process(self, text: str) -> Iterator[Subtree | Shard]:
+        yield from self._split_source(text)
+        self._split += 1
+        bar = progress.for_run(self._config.run_id)
+        walked = self._streamed and self._split == len(self._config.sources)
+        if walked and bar is not None and not interrupt.requested():
+            bar.walk_done()
+
+    def _split_source(self, text: str) -> Iterator[Subtree | Shard]:
         self._sources.inc()
         config = self._config
         try:
@@ -68,8 +102,10 @@ class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
             yield from batch_carried(_walk_remote(config, roots))
             return
         whole = config.limit is not None or config.follow_symlinks
+        # SOURCEs that config.sources does not name come after those it does.
+        index = self._positions.get(text, len(config.sources))
         for root in roots:
-            yield from split_root(root, whole)
+            yield from split_root(root, whole, index)
 
 
 def _walk_remote(
@@ -106,22 +142,35 @@ class _ShardSubtreesFn(beam.DoFn):  # type: ignore[misc]
 
 
 class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
-    """Shard -> FileBatch of its files (stat'ed here), FileResult for what is settled."""
+    """Shard -> FileBatch of its files (stat'ed here), FileResult for what is settled.
 
-    def __init__(self, config: UploadConfig) -> None:
+    ``claim_keys``: this one instance gets every shard in walk order, and marks the keys
+    that an earlier shard has (see ``KeyClaims``).
+    """
+
+    def __init__(self, config: UploadConfig, claim_keys: bool = False) -> None:
         super().__init__()
         self._config = config
+        self._claim_keys = claim_keys
+        self._claims: KeyClaims | None = None
         self._found = 0
         self._found_counter = Metrics.counter(METRICS_NAMESPACE, "files_found")
+        self._unwalked = Metrics.counter(METRICS_NAMESPACE, "shards_not_walked")
 
     def setup(self) -> None:
         self._found = 0
+        self._claims = KeyClaims() if self._claim_keys else None
 
     def process(self, shard: Shard) -> Iterator[FileBatch | FileResult]:
         config = self._config
         limit = config.limit
-        if interrupt.requested() or (limit is not None and self._found >= limit):
+        if interrupt.requested():
+            self._unwalked.inc()
             return
+        if limit is not None and self._found >= limit:
+            return
+        if self._claims is not None:
+            shard = self._claims.mark(shard)
         bar = progress.for_run(config.run_id)
         done = {key: (path, size, mtime) for key, path, size, mtime in shard.done}
         files = []
@@ -175,13 +224,15 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
         if self._json_lines:
             FILES_LOGGER.info("%s", report.report_line(result).rstrip("\n"))
         elif result.action is Action.FAILED:
-            FILES_LOGGER.error("ERROR %s: %s", printable(result.path), result.error)
+            FILES_LOGGER.error("failed: %s: %s", printable(result.path), result.error)
         elif FILES_LOGGER.isEnabledFor(logging.INFO):
             path, target = printable(result.path), printable(f"s3://{self._bucket}/{result.key}")
             if result.action is Action.UPLOADED:
                 FILES_LOGGER.info("upload %s -> %s (%s)", path, target, result.reason)
             elif result.action is Action.WOULD_UPLOAD:
                 FILES_LOGGER.info("would upload %s -> %s (%s)", path, target, result.reason)
+            elif result.action is Action.NOT_STARTED:
+                FILES_LOGGER.info("not started %s (%s)", path, result.reason)
             else:
                 FILES_LOGGER.info("skip %s (%s)", path, result.reason)
         yield result
@@ -200,13 +251,52 @@ class _UploadTransform(beam.PTransform):  # type: ignore[misc]
         self._resume_files = resume_files
 
 
+class MarkClashes(beam.PTransform):  # type: ignore[misc]
+    """PCollection[Shard] -> the same shards, grouped by key prefix; those with keys that
+    an earlier SOURCE's shard has carry them as ``clashes``."""
+
+    def expand(self, shards: beam.PCollection) -> beam.PCollection:
+        return (
+            shards
+            | "KeyByPrefix" >> beam.Map(lambda shard: (shard.key_prefix, shard))
+            | "GroupByPrefix" >> beam.GroupByKey()
+            | "MarkEach" >> beam.FlatMapTuple(lambda _, group: mark_clashes(group))
+        )
+
+
+def _may_clash(config: UploadConfig) -> bool:
+    """Whether two files of the run may have one key: only when it walks several roots
+    (SOURCEs, or a glob's matches), or SOURCEs not named in ``config.sources``. Carried
+    files (--walk tar, --walk s3) are not checked: of two with one key the last wins."""
+    sources = config.sources
+    several = len(sources) != 1 or glob.has_magic(sources[0])
+    return config.walk == "filesystem" and config.files_from is None and several
+
+
 class UploadShards(_UploadTransform):
-    """PCollection[Shard] -> PCollection[FileResult]: walk, decide and upload each shard."""
+    """PCollection[Shard] -> PCollection[FileResult]: walk, decide and upload each shard.
+
+    ``check_keys``: the shards may come from several roots, so two files may have one key.
+    """
+
+    def __init__(
+        self,
+        config: UploadConfig,
+        spread: bool = True,
+        resume_files: tuple[str, ...] = (),
+        check_keys: bool = False,
+    ) -> None:
+        super().__init__(config, spread, resume_files)
+        self._check_keys = check_keys
 
     def expand(self, shards: beam.PCollection) -> beam.PCollection:
         config = self._config
         # --limit takes the first N files in walk order: one worker walks them in order.
         spread_shards = self._spread and config.limit is None
+        # The join with the report (AttachResume) does not keep the walk order either.
+        claim_in_walk = self._check_keys and not spread_shards and not self._resume_files
+        if self._check_keys and not claim_in_walk:
+            shards = shards | "MarkClashes" >> MarkClashes()
         if self._resume_files:
             shards = shards | "AttachResume" >> AttachResume(
                 config, self._resume_files, spread_shards
@@ -215,7 +305,7 @@ class UploadShards(_UploadTransform):
             shards = shards | "SpreadShards" >> beam.Reshuffle()
         plans = (
             shards
-            | "WalkShards" >> beam.ParDo(_WalkShardsFn(config))
+            | "WalkShards" >> beam.ParDo(_WalkShardsFn(config, claim_in_walk))
             | "DecidePut" >> beam.ParDo(DecidePutFn(config))
         )
         if self._spread and not spread_shards:
@@ -234,17 +324,23 @@ class UploadSources(_UploadTransform):
     puts Reshuffles between the steps so that a distributed runner spreads directory
     shards over its workers (leave it off on a single local worker, where it only costs
     memory). A SOURCE that does not exist becomes a failed result, not an error.
+
+    Two SOURCEs that give two files one key upload the first SOURCE's file (first in
+    ``config.sources``; SOURCEs it does not name come after, in no set order) and fail
+    the other. Naming the one SOURCE in ``config.sources`` spares a one-root run that check.
     """
 
     def expand(self, sources: beam.PCollection) -> beam.PCollection:
         config = self._config
-        subtrees = sources | "SplitSources" >> beam.ParDo(_SplitSourcesFn(config))
+        streamed = not self._spread
+        subtrees = sources | "SplitSources" >> beam.ParDo(_SplitSourcesFn(config, streamed))
         if self._spread and config.limit is None:
             subtrees = subtrees | "SpreadSubtrees" >> beam.Reshuffle()
+        upload = UploadShards(config, self._spread, self._resume_files, _may_clash(config))
         return (
             subtrees
             | "ShardSubtrees" >> beam.ParDo(_ShardSubtreesFn(config))
-            | "UploadShards" >> UploadShards(config, self._spread, self._resume_files)
+            | "UploadShards" >> upload
         )
 
 

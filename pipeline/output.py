@@ -25,13 +25,18 @@ def summary_json(summary: Summary, elapsed: float, dry_run: bool) -> str:
     return json.dumps(data)  # ASCII: undecodable names survive as \udcXX escapes
 
 
-def summary_text(summary: Summary, elapsed: float, dry_run: bool) -> str:
+def summary_text(
+    summary: Summary, elapsed: float, dry_run: bool, failures_shown: bool = False
+) -> str:
+    """The summary; ``failures_shown``: each failure was printed as it happened, so the
+    summary only counts them."""
     rate = summary.bytes_uploaded / elapsed if elapsed else 0.0
     per_second = summary.files / elapsed if elapsed else 0.0
     lines = [
         (
             f"{summary.files} files: {summary.uploaded} uploaded, {summary.skipped} skipped, "
             f"{summary.failed} failed"
+            + (f", {summary.not_started} not started" if summary.not_started else "")
             + (f", {summary.retries} retried" if summary.retries else "")
             + (f", {summary.would_upload} would be uploaded (dry run)" if dry_run else "")
         ),
@@ -40,6 +45,8 @@ def summary_text(summary: Summary, elapsed: float, dry_run: bool) -> str:
             f"({_size(rate)}/s, {per_second:.0f} files/s)"
         ),
     ]
+    if failures_shown:
+        return "\n".join(lines)
     for failure in summary.failures:
         lines.append(f"  failed: {printable(failure['path'])}: {failure['error']}")
     if summary.failed > len(summary.failures):

@@ -1,12 +1,18 @@
 """A live progress bar on stderr, fed by the pipeline's own steps or the job's metrics.
 
-The CLI opens a ``Progress`` for a run; on the local runner the walk and the result
-counting run in this same process and report to it by the run's id. Remote workers find
-no bar under that id; for them the client polls the job's Beam counters instead.
+The CLI opens a ``Progress`` for a run; on the local runner the walk, the transfers and
+the result counting run in this same process and report to it by the run's id: files
+found, bytes sent (as awscrt sends them, so a big multipart upload moves the bar), files
+done. While the walk is still finding files the bar says "of N+ found" rather than a
+percentage that would shrink; once the walk has ended it shows the percentage. A file
+not started because the run was interrupted is not done, so an interrupted run never
+shows 100%. Remote workers find no bar under the run's id; for them the client polls the
+job instead. Log lines (per-file errors) are written above the bar, not through it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from types import TracebackType
 from typing import IO, Any
@@ -15,28 +21,35 @@ from pipeline.records import Action, FileResult, LocalFile
 
 _OPEN: dict[str, Progress] = {}  # run id -> the bar this process shows for it
 _OPEN_LOCK = threading.Lock()
+_TICK_S = 0.5  # the clock moves even when nothing finishes
 
 
-def _mib(n: int) -> str:
+def _mib(n: float) -> str:
     return f"{n / 1048576:,.1f}"
 
 
 class Progress:
-    """Files and bytes done of those found so far, rate, ETA and failures."""
+    """Files done of those found, bytes sent and their rate, failures; a ticking clock."""
 
     def __init__(self, run_id: str, stream: IO[str]) -> None:
         from tqdm import tqdm
 
         self._run_id = run_id
+        self._stream = stream
         self._lock = threading.Lock()
         self._bar: Any = tqdm(
-            total=0, unit=" files", file=stream, dynamic_ncols=True, mininterval=0.2, leave=True
-        )
-        self._bytes_found = self._bytes_done = self._failed = 0
+            total=None, unit=" files", file=stream, dynamic_ncols=True, mininterval=0.2,
+            leave=True,
+        )  # fmt: skip
+        self._found = self._bytes_found = self._bytes_sent = self._failed = 0
+        self._walk_done = False
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="s3pp-progress", daemon=True)
 
     def __enter__(self) -> Progress:
         with _OPEN_LOCK:
             _OPEN[self._run_id] = self
+        self._ticker.start()
         return self
 
     def __exit__(
@@ -47,36 +60,64 @@ class Progress:
     ) -> None:
         with _OPEN_LOCK:
             _OPEN.pop(self._run_id, None)
-        self._bar.close()
+        self._stop.set()
+        self._ticker.join(2 * _TICK_S)
+        with self._lock:
+            self._bar.close()
 
-    def _postfix(self) -> None:
+    def _tick(self) -> None:
+        while not self._stop.wait(_TICK_S):
+            with self._lock:
+                self._show()
+                self._bar.refresh()
+
+    def _show(self) -> None:
+        """The bar's text after a change (the caller holds the lock)."""
+        elapsed = self._bar.format_dict.get("elapsed") or 0.0
+        rate = self._bytes_sent / elapsed if elapsed > 0 else 0.0
+        found = "" if self._walk_done else f"of {self._found:,}+ found, "
         self._bar.set_postfix_str(
-            f"{_mib(self._bytes_done)}/{_mib(self._bytes_found)} MiB, {self._failed} failed",
+            f"{found}{_mib(self._bytes_sent)} MiB sent, {_mib(rate)} MiB/s, {self._failed} failed",
             refresh=False,
         )
 
     def found(self, file: LocalFile) -> None:
         with self._lock:
-            self._bar.total += 1
+            self._found += 1
             self._bytes_found += file.size
-            self._postfix()
+            if self._walk_done:
+                self._bar.total = self._found
+
+    def walk_done(self) -> None:
+        """Every file has been found: from now on a percentage means something."""
+        with self._lock:
+            self._walk_done = True
+            self._bar.total = max(self._found, self._bar.n)
+            self._show()
+
+    def sent(self, size: int) -> None:
+        """Bytes that a transfer has just sent (called on transport threads)."""
+        with self._lock:
+            self._bytes_sent += size
 
     def finished(self, result: FileResult) -> None:
+        if result.action is Action.NOT_STARTED:
+            return
         with self._lock:
             if result.action is Action.FAILED:
                 self._failed += 1
-            self._bytes_done += result.size
-            self._postfix()
+            self._show()
             self._bar.update(1)
 
     def show_counts(self, counters: dict[str, int]) -> None:
         """Counts of a job that runs elsewhere, from its Beam counters so far."""
         with self._lock:
+            self._walk_done = True
             self._bar.total = max(counters.get("files_found", 0), counters.get("files", 0))
             self._failed = counters.get("files_failed", 0)
-            self._bytes_done = counters.get("bytes_read", 0)
-            self._postfix()
-            self._bar.n = counters.get("files", 0)
+            self._bytes_sent = counters.get("bytes_uploaded", 0)
+            self._show()
+            self._bar.n = counters.get("files", 0) - counters.get("files_not_started", 0)
             self._bar.refresh()
 
     def show_stage(self, text: str) -> None:
@@ -84,7 +125,30 @@ class Progress:
         with self._lock:
             self._bar.set_description_str(text, refresh=True)
 
+    def write(self, line: str) -> None:
+        """A line above the bar."""
+        with self._lock:
+            self._bar.write(line, file=self._stream)
+
 
 def for_run(run_id: str) -> Progress | None:
     """The bar this process shows for ``run_id``, if any."""
     return _OPEN.get(run_id)
+
+
+class AboveTheBar(logging.StreamHandler):  # type: ignore[type-arg]
+    """A log handler that writes above the run's progress bar while one is shown."""
+
+    def __init__(self, stream: IO[str], run_id: str) -> None:
+        super().__init__(stream)
+        self._run_id = run_id
+
+    def emit(self, record: logging.LogRecord) -> None:
+        bar = for_run(self._run_id)
+        if bar is None:
+            super().emit(record)
+            return
+        try:
+            bar.write(self.format(record))
+        except Exception:  # logging must never break the run
+            self.handleError(record)

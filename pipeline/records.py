@@ -44,6 +44,7 @@ class Action(enum.Enum):
     SKIPPED = "skipped"
     WOULD_UPLOAD = "would_upload"  # --dry-run
     FAILED = "failed"
+    NOT_STARTED = "not_started"  # interrupted before it was uploaded (nothing stored)
 
 
 @dataclass(frozen=True)

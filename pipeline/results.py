@@ -20,6 +20,8 @@ COUNTERS = {
     "skipped": "files_skipped",
     "failed": "files_failed",
     "would_upload": "files_would_upload",
+    "not_started": "files_not_started",
+    "unwalked_shards": "shards_not_walked",
     "bytes_uploaded": "bytes_uploaded",
     "bytes_read": "bytes_read",
     "retries": "retries",
@@ -35,6 +37,8 @@ class Summary:
     skipped: int = 0
     failed: int = 0
     would_upload: int = 0
+    not_started: int = 0  # interrupted before they were uploaded
+    unwalked_shards: int = 0  # shards an interrupt kept from being walked
     bytes_uploaded: int = 0  # bytes sent in PUT bodies
     bytes_read: int = 0  # bytes of the local files uploaded
     retries: int = 0  # whole-file attempts after the first
@@ -51,6 +55,8 @@ class Summary:
             self.skipped += 1
         elif result.action is Action.WOULD_UPLOAD:
             self.would_upload += 1
+        elif result.action is Action.NOT_STARTED:
+            self.not_started += 1
         else:
             self.failed += 1
             if len(self.failures) < MAX_LISTED_FAILURES:

@@ -93,7 +93,7 @@ def spreads_work(options: Any) -> bool:
     return not is_local(options) or workers > 1
 
 
-def _temp_location(options: Any) -> str | None:
+def temp_location(options: Any) -> str | None:
     from apache_beam.options.pipeline_options import GoogleCloudOptions
 
     location: str | None = options.view_as(GoogleCloudOptions).temp_location
@@ -102,7 +102,7 @@ def _temp_location(options: Any) -> str | None:
 
 def check_counts_reachable(options: Any) -> None:
     """Refuse, before anything is uploaded, a run whose counts could not come back."""
-    if _runner_name(options) not in _METRICS_RUNNERS and not _temp_location(options):
+    if _runner_name(options) not in _METRICS_RUNNERS and not temp_location(options):
         raise UsageError(
             f"--runner {_runner_name(options)} may not report Beam metrics back: pass "
             "--temp_location on a path that the workers and this machine share"
@@ -113,7 +113,7 @@ def _summary_location(options: Any) -> tuple[str, str | None]:
     """Where the pipeline writes its summary: under --temp_location, else a local dir."""
     from apache_beam.io.filesystems import FileSystems
 
-    remote = _temp_location(options)
+    remote = temp_location(options)
     name = f"s3-parallel-put-summary-{uuid.uuid4().hex}.json"
     if remote:
         return FileSystems.join(remote, name), None
@@ -236,53 +236,79 @@ def run_pipeline(
     config: UploadConfig, beam_options: dict[str, Any], resume_files: tuple[str, ...] = ()
 ) -> Summary:
     """Build and run the pipeline; return the run's summary."""
-    import apache_beam as beam
-
-    from pipeline.graph import UploadTree
-
     options = pipeline_options(beam_options)
     check_counts_reachable(options)
     _point_beam_s3_at(options, config)
     # Read before the pipeline is built: Beam clears the runner option when it does.
     local, spread, flink_master = is_local(options), spreads_work(options), _flink_master(options)
     summary_path, local_dir = _summary_location(options)
-    started = time.time()
-    try:
-        p = beam.Pipeline(options=options)
-        _ = p | "UploadTree" >> UploadTree(
-            config, summary_path, spread=spread, resume_files=resume_files
-        )
-        bar = progress.for_run(config.run_id)
-        if bar is not None and not local:
-            bar.show_stage("submitting the job")
-        try:
-            result = p.run()
-            if not local:
-                _wait(result, config.run_id, flink_master)
-            else:
-                result.wait_until_finish()
-        except RunFailed:
-            raise
-        except Exception as e:  # the runner's error, said in one line
-            raise RunFailed(str(e).splitlines()[0] if str(e) else type(e).__name__) from e
-        finally:
-            if interrupt.requested() and not local and not config.dry_run:
-                _abort_open_uploads(config, started)
-        counters = _counters(result)
-        if bar is not None and counters is not None and not local:
-            bar.show_counts(counters)
-        written = _read_summary(summary_path)
-        if counters is not None:
-            return Summary.from_counters(counters, written.failures if written else [])
-        if written is not None:
-            return written
-        raise RunFailed(
-            "the runner reported no counts and the run's summary cannot be read here: "
-            "pass --temp_location on a path that the workers and this machine share"
-        )
-    finally:
+
+    def remove_local_dir() -> None:
         if local_dir is not None:
             shutil.rmtree(local_dir, ignore_errors=True)
+
+    with interrupt.on_force(remove_local_dir):
+        try:
+            result = _run_job(config, options, summary_path, resume_files, spread, local,
+                              flink_master)  # fmt: skip
+            counters = _counters(result)
+            bar = progress.for_run(config.run_id)
+            if bar is not None and counters is not None and not local:
+                bar.show_counts(counters)
+            written = _read_summary(summary_path)
+        finally:
+            remove_local_dir()
+    if counters is not None:
+        return Summary.from_counters(counters, written.failures if written else [])
+    if written is not None:
+        return written
+    raise RunFailed(
+        "the runner reported no counts and the run's summary cannot be read here: "
+        "pass --temp_location on a path that the workers and this machine share"
+    )
+
+
+def _run_job(
+    config: UploadConfig,
+    options: Any,
+    summary_path: str,
+    resume_files: tuple[str, ...],
+    spread: bool,
+    local: bool,
+    flink_master: str | None,
+) -> Any:
+    """Run the pipeline to its end; its result. A remote job is cancelled on Ctrl-C."""
+    import apache_beam as beam
+
+    from pipeline.graph import UploadTree
+
+    p = beam.Pipeline(options=options)
+    _ = p | "UploadTree" >> UploadTree(config, summary_path, spread, resume_files)
+    bar = progress.for_run(config.run_id)
+    if bar is not None and not local:
+        bar.show_stage("submitting the job")
+    started = time.time()
+    beam_temp = getattr(p, "local_tempdir", None)  # Beam's own, removed when run() ends
+
+    def remove_beam_temp() -> None:
+        if beam_temp:
+            shutil.rmtree(beam_temp, ignore_errors=True)
+
+    try:
+        with interrupt.on_force(remove_beam_temp):
+            result = p.run()
+            if local:
+                result.wait_until_finish()
+            else:
+                _wait(result, config.run_id, flink_master)
+    except RunFailed:
+        raise
+    except Exception as e:  # the runner's error, said in one line
+        raise RunFailed(str(e).splitlines()[0] if str(e) else type(e).__name__) from e
+    finally:
+        if interrupt.requested() and not local and not config.dry_run:
+            _abort_open_uploads(config, started)
+    return result
 
 
 def _abort_open_uploads(config: UploadConfig, since: float) -> None:

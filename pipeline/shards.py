@@ -11,10 +11,16 @@ A SOURCE is split in two steps, each of which can run on a different worker:
 A worker then stats the entries of its shard (``walk_shard``), lists the matching part
 of the bucket, hashes, decides and uploads. Archives and source buckets are read in one
 stream and cut into shards of the files they hold (``batch_carried``).
+
+Two roots (several SOURCEs, or a glob's matches) may hold files of the same key. Only
+the first in walk order may upload it: ``KeyClaims`` marks the later shards' names as
+``clashes``, which ``walk_shard`` reports as failed (or skipped, when the two paths are
+the same file reached twice). A run with one root never needs it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix, relative_key
-from pipeline.records import FileResult, LocalFile
+from pipeline.records import Action, FileResult, LocalFile
 from pipeline.source import Root, failed, skipped, walk_file
 
 SHARD_FILES = 2000  # entries of one directory in a shard
@@ -37,6 +43,7 @@ class Subtree:
     root: Root
     directory: str
     recursive: bool
+    source_index: int = 0  # the position of its SOURCE on the command line
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,8 @@ class Shard:
     after: str = ""  # the key just before this shard's first one ('' for a first slice)
     carried: tuple[LocalFile | FileResult, ...] = ()
     done: tuple[tuple[str, str, int, float], ...] = ()  # (key, source, size, mtime), resume
+    source_index: int = 0  # the position of its SOURCE on the command line
+    clashes: tuple[tuple[str, str], ...] = ()  # (name, path of the file that has its key)
 
 
 def directory_of(key: str) -> str:
@@ -86,27 +95,28 @@ def _read_directory(directory: str, follow: bool) -> tuple[list[str], list[str]]
     return names, subdirectories
 
 
-def split_root(root: Root, whole: bool) -> Iterator[Subtree]:
+def split_root(root: Root, whole: bool, source_index: int = 0) -> Iterator[Subtree]:
     """The subtrees of ``root``: up to SPLIT_DIRECTORIES flat ones, then recursive ones.
 
     ``whole`` keeps the root one recursive subtree (walked in order by one worker), as
-    ``--limit`` and ``--follow-symlinks`` need.
+    ``--limit`` and ``--follow-symlinks`` need. ``source_index`` is the position of the
+    root's SOURCE on the command line.
     """
     if whole or not os.path.isdir(root.path):
-        yield Subtree(root, root.path, recursive=True)
+        yield Subtree(root, root.path, recursive=True, source_index=source_index)
         return
     pending = [root.path]
     read = 0
     while pending and read < SPLIT_DIRECTORIES:
         directory = pending.pop(0)
         read += 1
-        yield Subtree(root, directory, recursive=False)
+        yield Subtree(root, directory, recursive=False, source_index=source_index)
         try:
             pending.extend(_read_directory(directory, follow=False)[1])
         except OSError:
             continue  # the worker that reads its files reports the error
     for directory in pending:
-        yield Subtree(root, directory, recursive=True)
+        yield Subtree(root, directory, recursive=True, source_index=source_index)
 
 
 def _key_prefix(root: Root, prefix: str, directory: str) -> str:
@@ -115,10 +125,11 @@ def _key_prefix(root: Root, prefix: str, directory: str) -> str:
 
 def shard_subtree(subtree: Subtree, prefix: str, follow: bool = False) -> Iterator[Shard]:
     """The shards of a subtree, directory by directory in sorted (depth-first) order."""
-    root = subtree.root
+    root, index = subtree.root, subtree.source_index
     if not os.path.isdir(subtree.directory):  # a SOURCE that is a file
         directory, name = os.path.split(subtree.directory)
-        yield Shard(_key_prefix(root, prefix, directory), root, directory, (name,))
+        key_prefix = _key_prefix(root, prefix, directory)
+        yield Shard(key_prefix, root, directory, (name,), source_index=index)
         return
     walked: set[tuple[int, int]] = set()  # (device, inode) of each directory walked
     pending = [subtree.directory]
@@ -140,7 +151,7 @@ def shard_subtree(subtree: Subtree, prefix: str, follow: bool = False) -> Iterat
         for start in range(0, len(names), SHARD_FILES):
             after = key_prefix + names[start - 1] if start else ""
             names_slice = tuple(names[start : start + SHARD_FILES])
-            yield Shard(key_prefix, root, directory, names_slice, after)
+            yield Shard(key_prefix, root, directory, names_slice, after, source_index=index)
         if subtree.recursive:
             pending.extend(reversed(subdirectories))
 
@@ -151,8 +162,70 @@ def walk_shard(shard: Shard, prefix: str, selected: FileFilter) -> Iterator[Loca
     if shard.root is None:
         return
     base = shard.root.base
+    clashes = dict(shard.clashes)
     for name in shard.names:
-        yield from walk_file(os.path.join(shard.directory, name), base, prefix, selected)
+        items = walk_file(os.path.join(shard.directory, name), base, prefix, selected)
+        yield from (_key_taken(items, clashes[name]) if name in clashes else items)
+
+
+def _key_taken(
+    items: Iterable[LocalFile | FileResult], first: str
+) -> Iterator[LocalFile | FileResult]:
+    """A file whose key the file at ``first`` has: failed, or skipped when it is that same
+    file reached twice (overlapping roots); what would not be uploaded stays as it is."""
+    for item in items:
+        if not isinstance(item, LocalFile):
+            yield item
+        elif _same_file(item.path, first):
+            yield FileResult.of(item, Action.SKIPPED, reason=f"the same file as {first}")
+        else:
+            error = f"key {item.key} also comes from {first}: not uploaded"
+            yield FileResult.of(item, Action.FAILED, error=error)
+
+
+def _same_file(path: str, other: str) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return False
+
+
+class KeyClaims:
+    """The keys of the shards marked so far, each claimed by the first file listed with it.
+
+    Mark shards in walk order (command-line order of the SOURCEs): the names of a shard
+    whose keys earlier shards claimed become its ``clashes``. A name claims its key when
+    it is listed, whatever the worker's stat then finds. Carried files (archive members,
+    objects of a source bucket, results) are not checked: their shards pass as they are.
+    """
+
+    def __init__(self) -> None:
+        self._claimed: dict[str, dict[str, str]] = {}  # key prefix -> name -> directory
+
+    def mark(self, shard: Shard) -> Shard:
+        if shard.root is None:
+            return shard
+        claimed = self._claimed.setdefault(shard.key_prefix, {})
+        clashes = []
+        for name in shard.names:
+            if name in claimed:
+                clashes.append((name, os.path.join(claimed[name], name)))
+            else:
+                claimed[name] = shard.directory
+        return dataclasses.replace(shard, clashes=tuple(clashes)) if clashes else shard
+
+
+def mark_clashes(group: Iterable[Shard]) -> Iterator[Shard]:
+    """The shards of one key prefix, from any roots and in any order, with their clashes
+    marked: the first SOURCE on the command line claims a key first; the matches of one
+    glob (and SOURCEs given in no order) in the order of their paths."""
+
+    def walk_order(shard: Shard) -> tuple[int, str, str]:
+        return shard.source_index, shard.root.path if shard.root else "", shard.after
+
+    claims = KeyClaims()
+    for shard in sorted(group, key=walk_order):
+        yield claims.mark(shard)
 
 
 def batch_carried(items: Iterable[LocalFile | FileResult]) -> Iterator[Shard]:

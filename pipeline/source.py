@@ -84,6 +84,22 @@ def failed(path: str, key: str, error: str) -> FileResult:
     return FileResult(path=path, key=key, action=Action.FAILED, error=error)
 
 
+def read_error(path: str, error: OSError | None = None) -> str:
+    """'cannot read: <the OS's words>' for a local file that cannot be read, or ''.
+
+    Per-file lines put the path first: "failed: PATH: cannot read: Permission denied".
+
+    Without ``error`` the file is opened to find out (only after something failed).
+    """
+    if error is None:
+        try:
+            with open(path, "rb"):
+                return ""
+        except OSError as e:
+            error = e
+    return f"cannot read: {error.strerror or error}"
+
+
 def walk_file(
     path: str, base: str, prefix: str, selected: FileFilter
 ) -> Iterator[LocalFile | FileResult]:

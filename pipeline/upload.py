@@ -8,18 +8,20 @@ file that changed or vanished while it was read is reported, never passed off as
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline import interrupt
+from pipeline import interrupt, progress
 from pipeline.body import Body, body_spec, prepared_body
 from pipeline.config import PutMode
 from pipeline.inflight import InFlightDoFn
 from pipeline.orphans import abort_orphaned_uploads
 from pipeline.records import Action, FileResult, LocalFile, PutPlan
+from pipeline.source import read_error
 from pipeline.transport import PutOutcome, PutRequest
 from pipeline.transport.boto import make_client
 
@@ -68,7 +70,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             yield FileResult.of(file, Action.WOULD_UPLOAD, reason=plan.reason)
             return
         if interrupt.requested():
-            yield FileResult.of(file, Action.FAILED, error="interrupted before upload")
+            yield FileResult.of(file, Action.NOT_STARTED, reason="interrupted before it started")
             return
         if self._config.put is PutMode.COPY:
             yield from self._copy(plan)
@@ -76,7 +78,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
         try:
             upload = self._prepare(plan)
         except OSError as e:
-            yield FileResult.of(file, Action.FAILED, error=f"cannot read: {e.strerror}")
+            yield FileResult.of(file, Action.FAILED, error=read_error(file.path, e))
             return
         yield from self._send(upload)
 
@@ -127,7 +129,11 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
         # A multipart body is buffered part by part within awscrt's own memory limit.
         held = min(upload.request.size, self._config.multipart_threshold)
         request = upload.request
-        yield from self.submit(upload, lambda done: self.transport().put(request, done), size=held)
+        bar = progress.for_run(self._config.run_id)
+        sent = bar.sent if bar is not None else None
+        yield from self.submit(
+            upload, lambda done: self.transport().put(request, done, sent), size=held
+        )
 
     def _control_client(self) -> Any:
         if self._client is None:
@@ -159,10 +165,16 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
         file = upload.plan.file
         seconds = time.monotonic() - upload.started
         change = _change_since_walk(file)
+        if interrupt.requested() and "CANCELED" in outcome.error:
+            reason = "interrupted; the upload was aborted"
+            return [FileResult.of(file, Action.NOT_STARTED, reason=reason, seconds=seconds)]
+        if outcome.error and upload.request is not None and upload.request.path is not None:
+            # A file that could not be read is a local error, whatever the transport said.
+            outcome = dataclasses.replace(
+                outcome, error=read_error(upload.request.path) or outcome.error
+            )
         if outcome.error or change:
             error = "; ".join(part for part in (change, outcome.error) if part)
-            if interrupt.requested() and "CANCELED" in outcome.error:
-                error = "interrupted; the upload was aborted"
             return [
                 FileResult.of(
                     file, Action.FAILED, error=error, seconds=seconds, retries=upload.attempt

@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,3 +101,61 @@ def make_tree(root: Path, files: dict[str, bytes]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return root
+
+
+def run_on_terminal(
+    args: list[str],
+    env: dict[str, str],
+    timeout: float = CLI_TIMEOUT_S,
+    interrupt_when: Any = None,
+) -> tuple[int, str, str]:
+    """Run the CLI with stderr on a pseudo-terminal (so it shows its progress bar);
+    returns the exit code, stdout, and everything the terminal received.
+
+    ``interrupt_when``: a condition polled (for at most ``timeout``) after the start;
+    once it holds, the CLI gets a SIGINT, as from Ctrl-C.
+    """
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))
+    screen = bytearray()
+
+    def read_terminal() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed
+                return
+            if not chunk:
+                return
+            screen.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *args],
+        env=env, stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL,
+        cwd=REPO, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while interrupt_when is not None and proc.poll() is None:
+            assert time.monotonic() < deadline, "the condition to interrupt never held"
+            if interrupt_when():
+                proc.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.05)
+        stdout, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        os.close(follower)
+        reader.join(timeout=10)
+        os.close(leader)
+    return proc.returncode, stdout, screen.decode(errors="replace")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import bucket_objects, make_tree
+from tests.conftest import bucket_objects, make_tree, run_on_terminal
 
 TREE = {
     "a.txt": b"a",
@@ -225,46 +225,12 @@ def test_follow_symlinks_walks_linked_directories_once(
 
 
 def test_progress_bar_on_a_terminal(s3_server: Any, bucket: str, tree: Path) -> None:
-    import fcntl
-    import pty
-    import struct
-    import subprocess
-    import sys
-    import termios
-    import threading
+    code, _, text = run_on_terminal(
+        ["--bucket", bucket, "--endpoint-url", s3_server.endpoint_url, str(tree)],
+        s3_server.env(),
+    )
 
-    from tests.conftest import REPO
-
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    screen = bytearray()
-
-    def read_terminal() -> None:
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal closed
-                return
-            if not chunk:
-                return
-            screen.extend(chunk)
-
-    reader = threading.Thread(target=read_terminal, daemon=True)
-    reader.start()
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "pipeline", "--bucket", bucket, "--endpoint-url",
-             s3_server.endpoint_url, str(tree)],
-            env=s3_server.env(), stdout=subprocess.PIPE, stderr=follower,
-            stdin=subprocess.DEVNULL, cwd=REPO, timeout=300,
-        )  # fmt: skip
-    finally:
-        os.close(follower)
-        reader.join(timeout=10)
-        os.close(leader)
-
-    assert proc.returncode == 0
-    text = screen.decode(errors="replace")
+    assert code == 0
     assert f"{len(TREE)}/{len(TREE)}" in text
     assert "files/s" in text and "MiB" in text and "0 failed" in text
 

@@ -146,6 +146,11 @@ def test_a_file_out_of_retries_fails_alone_with_its_reason(
     assert set(bucket_objects(s3_client, bucket)) == set(files) - {doomed}
 
 
+def _empty(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
 def _start_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", *args],
@@ -221,7 +226,7 @@ def test_sigint_aborts_multipart_and_exits_130_with_summary(
             "--report", str(report), "--multipart-threshold", "5MiB",
             "--multipart-chunksize", "5MiB", str(tmp_path / "src"),
         ],
-        s3_server.env(),
+        {**s3_server.env(), "TMPDIR": str(_empty(tmp_path / "temp"))},
     )  # fmt: skip
     _wait_for(lambda: proxy.stats["stall"] >= 1, "a part upload in flight")
 
@@ -231,12 +236,50 @@ def test_sigint_aborts_multipart_and_exits_130_with_summary(
     assert cli.returncode == 130, err
     assert "Traceback" not in err
     summary = json.loads(out.strip().splitlines()[-1])
-    assert summary["failed"] == 2
-    assert summary["uploaded"] == 0
+    assert (summary["not_started"], summary["failed"], summary["uploaded"]) == (2, 0, 0)
     assert len(_report_lines(report)) == 2
-    assert all("interrupted" in line["error"] for line in _report_lines(report))
+    assert {line["action"] for line in _report_lines(report)} == {"not_started"}
+    assert all("aborted" in line["reason"] for line in _report_lines(report))
+    assert f"--resume {report}" in err.strip().splitlines()[-1]
     assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert bucket_objects(s3_client, bucket) == {}
+    assert list((tmp_path / "temp").iterdir()) == []  # no temporary directory left
+
+
+def test_a_second_sigint_stops_at_once_and_aborts_open_uploads(
+    s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path, proxy: FaultProxy
+) -> None:
+    _tree(tmp_path / "src", 0, big=2)
+    proxy.rules = FaultRules(
+        stall=1.0, stall_seconds=60.0, predicate=lambda m, t: "partNumber=2" in t
+    )
+    cli = _start_cli(
+        [
+            "--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--json",
+            "--multipart-threshold", "5MiB", "--multipart-chunksize", "5MiB",
+            "--report", f"s3://{bucket}/reports/r.jsonl", str(tmp_path / "src"),
+        ],
+        {**s3_server.env(), "TMPDIR": str(_empty(tmp_path / "temp"))},
+    )  # fmt: skip
+    _wait_for(lambda: proxy.stats["stall"] >= 1, "a part upload in flight")
+    # From now on listings of open uploads answer after 3 s: the first signal's clean
+    # stop (which lists them) is still running when the second signal comes.
+    proxy.rules = FaultRules(
+        stall=1.0, stall_seconds=3.0,
+        predicate=lambda m, t: "partNumber=" in t or (m == "GET" and "uploads" in t),
+    )  # fmt: skip
+
+    cli.send_signal(signal.SIGINT)
+    time.sleep(0.3)  # two separate signals: sent back to back, the kernel may merge them
+    cli.send_signal(signal.SIGINT)
+    _out, err = cli.communicate(timeout=60)
+
+    assert cli.returncode == 130, err
+    assert "Traceback" not in err
+    assert "stopping at once" in err
+    proxy.rules = FaultRules()
+    assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert list((tmp_path / "temp").iterdir()) == []  # no temporary directory left
 
 
 def test_tls_is_verified_and_a_ca_bundle_is_honoured(run_cli: Any, tmp_path: Path) -> None:
@@ -332,10 +375,12 @@ def test_sigterm_stops_like_ctrl_c(
     assert cli.returncode == 130, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert 10 <= summary["uploaded"] < len(files)
+    assert summary["failed"] == 0 and summary["not_started"] > 0
     stored = bucket_objects(s3_client, bucket)
     assert len(stored) == summary["uploaded"]
     assert all(stored[key] == files[key] for key in stored), "nothing half-written"
     assert len(_report_lines(report)) == summary["files"]
+    assert "To continue" in err.strip().splitlines()[-1]
 
 
 def _rewrite(path: Path) -> None:

@@ -117,7 +117,9 @@ def test_endpoint_resolution() -> None:
     )
     assert plain.path("bkt", "a b/é+%.txt") == "/bkt/a%20b/%C3%A9%2B%25.txt"
     assert resolve_endpoint("minio:9000", "r", False, "b").url == "http://minio:9000"
-    assert resolve_endpoint("minio:9000", "r", None, "b").url == "https://minio:9000"
+    assert resolve_endpoint("minio:9000", "r", True, "b").url == "https://minio:9000"
+    with pytest.raises(UsageError, match=r"no scheme.*http://minio:9000.*--insecure"):
+        resolve_endpoint("minio:9000", "r", None, "b")
     aws = resolve_endpoint(None, "eu-west-1", None, "my-bucket")
     assert aws.url == "https://s3.eu-west-1.amazonaws.com"
     assert aws.authority("my-bucket") == "my-bucket.s3.eu-west-1.amazonaws.com"

@@ -65,8 +65,16 @@ class Transport(abc.ABC):
         """
 
     @abc.abstractmethod
-    def put(self, request: PutRequest, on_done: Callable[[PutOutcome], None]) -> None:
-        """Store a file; large ones go as a multipart upload that is aborted on failure."""
+    def put(
+        self,
+        request: PutRequest,
+        on_done: Callable[[PutOutcome], None],
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Store a file; large ones go as a multipart upload that is aborted on failure.
+
+        ``on_progress`` gets the bytes sent as they go (from transport threads).
+        """
 
     @abc.abstractmethod
     def copy(self, source: str, key: str, on_done: Callable[[PutOutcome], None]) -> None:

@@ -144,7 +144,12 @@ class Boto3Transport(Transport):
 
         self._pool.submit(run)
 
-    def put(self, request: PutRequest, on_done: Callable[[PutOutcome], None]) -> None:
+    def put(
+        self,
+        request: PutRequest,
+        on_done: Callable[[PutOutcome], None],
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
         args = extra_args(request, self._config.headers)
         bucket = self._config.bucket
 
@@ -155,6 +160,8 @@ class Boto3Transport(Transport):
                     source: Any = body if body is not None else request.path
                     method = self._transfers.upload
                     method(source, bucket, request.key, extra_args=args).result()
+                    if on_progress is not None:
+                        on_progress(request.size)
                     on_done(PutOutcome())
                     return
                 if request.data is not None:
@@ -172,6 +179,8 @@ class Boto3Transport(Transport):
                 text, retryable = _error("PUT", e)
                 on_done(PutOutcome(error=text, retryable=retryable))
                 return
+            if on_progress is not None:
+                on_progress(request.size)
             on_done(PutOutcome(etag=answer["ETag"].strip('"')))
 
         self._pool.submit(run)

@@ -325,7 +325,12 @@ class CrtTransport(Transport):
 
         fetch(None)
 
-    def put(self, request: PutRequest, on_put: Callable[[PutOutcome], None]) -> None:
+    def put(
+        self,
+        request: PutRequest,
+        on_put: Callable[[PutOutcome], None],
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
         def finished(answer: _Answer) -> None:
             if answer.error is None:
                 on_put(PutOutcome(etag=answer.headers.get("etag", "").strip('"')))
@@ -349,6 +354,7 @@ class CrtTransport(Transport):
             checksum_config=S3ChecksumConfig(
                 algorithm=S3ChecksumAlgorithm.CRC32, location=S3ChecksumLocation.HEADER
             ),
+            **({"on_progress": on_progress} if on_progress is not None else {}),
         )
 
     def copy(self, source: str, key: str, on_copy: Callable[[PutOutcome], None]) -> None:

@@ -1,0 +1,81 @@
+"""Where a run writes, checked before the first upload: report, resume, temp location.
+
+A local directory must exist and be writable (a report file's directory, a report
+directory or its parent); an ``s3://`` destination's bucket must exist and answer. Each
+problem is a UsageError: one line, exit code 2, and nothing uploaded.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pipeline.config import UploadConfig
+from pipeline.errors import UsageError
+from pipeline.preflight import check_bucket
+
+_REMOTE_SCHEMES = ("gs://", "hdfs://", "abfs://", "az://")  # Beam's; not checked here
+
+
+def _check_s3(option: str, uri: str, config: UploadConfig) -> None:
+    bucket = uri[5:].split("/", 1)[0]
+    if len(bucket) < 3:
+        raise UsageError(f"{option} {uri!r}: no bucket name")
+    try:
+        check_bucket(config.endpoint, bucket, config.ca_bundle, config.profile)
+    except UsageError as e:
+        raise UsageError(f"{option} {uri!r}: {e}") from e
+
+
+def _writable_directory(option: str, path: str, directory: str) -> None:
+    if not os.path.isdir(directory):
+        raise UsageError(f"{option} {path!r}: directory {directory!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path!r}: directory {directory!r} is not writable")
+
+
+def check_writable(option: str, path: str, config: UploadConfig, directory: bool) -> None:
+    """``path`` can be written: a file (``directory`` False) or a directory of shards."""
+    if path.startswith("s3://"):
+        _check_s3(option, path, config)
+        return
+    if path.startswith(_REMOTE_SCHEMES):
+        return
+    if directory and os.path.isdir(path):
+        _writable_directory(option, path, path)
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path!r} is a directory, not a file")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {path!r} is not writable")
+    _writable_directory(option, path, os.path.dirname(os.path.abspath(path)))
+
+
+def check_readable(option: str, path: str, config: UploadConfig) -> None:
+    """A report to resume from is readable, or not there yet (a first run)."""
+    if path.startswith("s3://"):
+        _check_s3(option, path, config)
+        return
+    if os.path.exists(path) and not os.access(path, os.R_OK):
+        raise UsageError(f"{option} {path!r} is not readable")
+    if not os.path.exists(path):
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise UsageError(f"{option} {path!r}: directory {parent!r} does not exist")
+
+
+def check_destinations(
+    config: UploadConfig,
+    report: str | None,
+    resume: str | None,
+    temp_location: str | None,
+    sharded_report: bool,
+) -> None:
+    """Every place the run will write (or read its records from) is usable."""
+    if resume is not None:
+        check_readable("--resume", resume, config)
+    target = report or resume
+    if target is not None:
+        option = "--report" if report else "--resume"
+        check_writable(option, target, config, directory=sharded_report)
+    if temp_location is not None:
+        check_writable("--temp_location", temp_location, config, directory=True)

@@ -1,0 +1,173 @@
+"""End to end: the edges a new user meets. Destinations checked before the first upload,
+local read errors said as such, failures on stderr once, the progress bar, temp dirs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import (
+    CLI_TIMEOUT_S,
+    REPO,
+    CliResult,
+    bucket_objects,
+    make_tree,
+    run_on_terminal,
+)
+from tests.faultproxy import FaultProxy, FaultRules
+from tests.locals3 import LocalS3
+
+
+def _one_line(result: CliResult) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--report", "/no/such/dir/r.jsonl", "does not exist"),
+        ("--report", "s3://ab/r.jsonl", "no bucket name"),
+        ("--report", "s3://no-such-bucket-for-reports/r.jsonl", "does not exist"),
+        ("--resume", "/no/such/dir/r.jsonl", "does not exist"),
+        ("--temp_location", "/no/such/dir", "does not exist"),
+        ("--log-filename", "/no/such/dir/log.txt", "No such file or directory"),
+    ],
+)
+def test_destinations_are_checked_before_the_first_upload(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, option: str, value: str, words: str
+) -> None:
+    tree = make_tree(tmp_path / "src", {"a.txt": b"a"})
+    result = run_cli("--bucket", bucket, option, value, str(tree))
+    assert result.code == 2
+    line = _one_line(result)
+    assert option in line and words in line
+    assert bucket_objects(s3_client, bucket) == {}
+
+
+def test_a_report_that_cannot_be_written_at_the_end_is_one_line_after_the_summary(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", {"a.txt": b"a"})
+    too_long = "r" * 1100  # S3 refuses keys over 1,024 bytes: the write at the end fails
+    result = run_cli("--bucket", bucket, "--report", f"s3://{bucket}/{too_long}", str(tree))
+    assert result.code == 1
+    assert "1 files: 1 uploaded" in result.stdout
+    line = _one_line(result)
+    assert line.startswith("s3-parallel-put: error: cannot write the report")
+    assert bucket_objects(s3_client, bucket) == {"a.txt": b"a"}
+
+
+@pytest.fixture
+def unreadable_tree() -> Iterator[Path]:
+    """A tree outside /tmp's private dirs with one file nobody may read."""
+    root = Path(tempfile.mkdtemp(prefix="s3pp-unreadable-", dir="/var/tmp"))
+    make_tree(root, {"ok.txt": b"ok", "secret.txt": b"secret"})
+    (root / "secret.txt").chmod(0)
+    yield root
+    (root / "secret.txt").unlink()
+    (root / "ok.txt").unlink()
+    root.rmdir()
+
+
+def _without_root_powers(args: list[str], env: dict[str, str]) -> CliResult:
+    """The CLI as root without the capabilities that read any file (as a user would be)."""
+    proc = subprocess.run(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+         sys.executable, "-m", "pipeline", *args],
+        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=REPO,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.mark.parametrize("transport", ["crt", "boto3"])
+@pytest.mark.parametrize("put", ["stupid", "update"])
+def test_an_unreadable_file_is_a_local_error_on_stderr_once(
+    s3_server: LocalS3,
+    s3_client: Any,
+    bucket: str,
+    unreadable_tree: Path,
+    transport: str,
+    put: str,
+) -> None:
+    common = ["--bucket", bucket, "--endpoint-url", s3_server.endpoint_url]
+    args = [*common, "--transport", transport, "--put", put, str(unreadable_tree)]
+    result = _without_root_powers(args, s3_server.env())
+    quiet = _without_root_powers([*args, "-q"], s3_server.env())
+
+    assert result.code == 1, result.stderr
+    expected = f"failed: {unreadable_tree}/secret.txt: cannot read: Permission denied"
+    assert result.stderr.strip().splitlines() == [expected]
+    assert "secret.txt" not in result.stdout  # counted in the summary, not listed twice
+    assert "1 failed" in result.stdout
+    assert quiet.code == 1
+    assert quiet.stdout == ""
+    assert quiet.stderr.strip().splitlines() == [expected]
+    assert bucket_objects(s3_client, bucket) == {"ok.txt": b"ok"}
+
+
+def test_progress_shows_bytes_moving_and_the_walk_still_counting(
+    s3_server: LocalS3, bucket: str, tmp_path: Path
+) -> None:
+    files = {f"d{d}/f{f}.txt": b"x" * 100 for d in range(3) for f in range(20)}
+    files["z/big.bin"] = os.urandom(24 * 1024 * 1024)
+    tree = make_tree(tmp_path / "src", files)
+    # Every part's answer waits 1 s: the bar must show bytes sent while they wait.
+    slow = FaultRules(stall=1.0, stall_seconds=1.0, predicate=lambda m, t: m == "PUT")
+    with FaultProxy(s3_server.port, slow) as proxy:
+        code, _, screen = run_on_terminal(
+            ["--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--concurrency", "4",
+             "--multipart-threshold", "5MiB", "--multipart-chunksize", "5MiB", str(tree)],
+            s3_server.env(),
+        )  # fmt: skip
+
+    assert code == 0, screen[-2000:]
+    sent = [float(value.replace(",", "")) for value in re.findall(r"([\d,.]+) MiB sent", screen)]
+    total = sum(len(data) for data in files.values()) / 1048576
+    assert any(0 < value < total - 1 for value in sent), sent  # moved during the transfers
+    assert re.search(r"of [\d,]+\+ found", screen)  # while the walk was still counting
+    assert "100%" in screen  # and a percentage once it had ended
+    elapsed = re.findall(r"\[00:0(\d)", screen)
+    assert len(set(elapsed)) >= 3, elapsed  # the clock ticked
+
+
+def test_no_temporary_directory_is_left_behind(
+    run_cli: Any, s3_server: LocalS3, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", {"a.txt": b"a", "b/c.txt": b"c"})
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**s3_server.env(), "TMPDIR": str(temp)}
+    uploaded = run_cli("--bucket", bucket, "--report", f"s3://{bucket}/r.jsonl", str(tree), env=env)
+    assert uploaded.code == 0, uploaded.stderr
+    assert list(temp.iterdir()) == []
+
+
+def test_an_interrupted_run_never_shows_100_percent(
+    s3_server: LocalS3, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", {f"d{d}/f{f}": b"x" for d in range(4) for f in range(50)})
+    slow = FaultRules(stall=1.0, stall_seconds=0.3, predicate=lambda m, t: m == "PUT")
+    with FaultProxy(s3_server.port, slow) as proxy:
+        code, stdout, screen = run_on_terminal(
+            ["--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--concurrency", "4",
+             str(tree)],
+            s3_server.env(),
+            interrupt_when=lambda: proxy.stats["stall"] >= 12,
+        )  # fmt: skip
+
+    assert code == 130, screen[-2000:]
+    assert "100%" not in screen
+    assert "not started" in stdout.splitlines()[0]
+    assert "To continue" in screen
