@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.locals3 import LocalS3
@@ -32,13 +31,7 @@ def s3_server() -> Iterator[LocalS3]:
 
 @pytest.fixture(scope="session")
 def s3_client(s3_server: LocalS3) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint_url,
-        aws_access_key_id=s3_server.access_key,
-        aws_secret_access_key=s3_server.secret_key,
-        region_name=s3_server.region,
-    )
+    return s3_server.client()
 
 
 @pytest.fixture

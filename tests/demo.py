@@ -15,8 +15,6 @@ import sys
 import tempfile
 import time
 
-import boto3
-
 from tests.locals3 import LocalS3
 
 BUCKET = "demo-bucket"
@@ -47,13 +45,7 @@ def main() -> int:
     args = parser.parse_args()
     with LocalS3() as s3, tempfile.TemporaryDirectory(prefix="s3pp-demo-") as tree:
         print(f"local S3 server (SeaweedFS) at {s3.endpoint_url}")
-        client = boto3.client(
-            "s3",
-            endpoint_url=s3.endpoint_url,
-            aws_access_key_id=s3.access_key,
-            aws_secret_access_key=s3.secret_key,
-            region_name=s3.region,
-        )
+        client = s3.client()
         client.create_bucket(Bucket=BUCKET)
         make_sample_tree(tree)
         options = [

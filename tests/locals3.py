@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 _START_TIMEOUT_S = 60.0
 _LOOPBACK = "127.0.0.1"
@@ -110,6 +111,20 @@ class LocalS3:
             f"-s3.cert.file={self.ca_file}",
             f"-s3.key.file={self.workdir / 'key.pem'}",
         ]
+
+    def client(self, endpoint_url: str | None = None, config: Any = None) -> Any:
+        """A boto3 S3 client for this server (or for ``endpoint_url`` in front of it),
+        with an optional ``botocore.config.Config``."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint_url or self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+            config=config,
+        )
 
     def env(self) -> dict[str, str]:
         """Environment for a child process that should talk to this server."""

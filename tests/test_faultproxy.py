@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
@@ -39,14 +38,7 @@ NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 def _client(proxy: FaultProxy, server: LocalS3, config: Config = NO_RETRIES) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=proxy.endpoint_url,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name=server.region,
-        config=config,
-    )
+    return server.client(proxy.endpoint_url, config)
 
 
 def _data(size: int, seed: int = 0) -> bytes:

@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.conftest import REPO, CliResult, bucket_objects
@@ -54,13 +53,7 @@ def flink() -> Iterator[FlinkSetup]:
         LocalS3(ip=network.host_ip) as s3,
         FlinkCluster(dist, network, worker_env=s3.env()) as cluster,
     ):
-        client = boto3.client(
-            "s3",
-            endpoint_url=s3.endpoint_url,
-            aws_access_key_id=s3.access_key,
-            aws_secret_access_key=s3.secret_key,
-            region_name=s3.region,
-        )
+        client = s3.client()
         client.create_bucket(Bucket=BUCKET)
         yield FlinkSetup(cluster, s3, client)
 

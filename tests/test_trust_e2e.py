@@ -285,12 +285,7 @@ def test_a_second_sigint_stops_at_once_and_aborts_open_uploads(
 def test_tls_is_verified_and_a_ca_bundle_is_honoured(run_cli: Any, tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", {"a.txt": b"secure"})
     with LocalS3(tls=True) as server:
-        import boto3
-
-        client = boto3.client(
-            "s3", endpoint_url=server.endpoint_url, aws_access_key_id=server.access_key,
-            aws_secret_access_key=server.secret_key, region_name=server.region,
-        )  # fmt: skip
+        client = server.client()
         client.create_bucket(Bucket="tls-bucket")
         common = ["--bucket", "tls-bucket", "--endpoint-url", server.https_endpoint_url]
 
