@@ -3,6 +3,7 @@
 Also usable as Beam's ``--setup_file ./setup.py`` so remote workers get the package.
 """
 
+import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -15,9 +16,15 @@ def _requirements() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
+def _version() -> str:
+    """The one version, ``__version__`` in pipeline/__init__.py."""
+    text = (HERE / "pipeline" / "__init__.py").read_text()
+    return re.search(r'^__version__ = "([^"]+)"', text, re.MULTILINE).group(1)
+
+
 setup(
     name="s3-parallel-put",
-    version="0.1.0",
+    version=_version(),
     description="Upload trees of files to S3-compatible storage in parallel with Apache Beam",
     license="GPL-3.0-or-later",
     python_requires=">=3.11",

@@ -193,5 +193,10 @@ class UploadConfig:
             raise UsageError(
                 "--put copy keeps each object's bytes and type: no --gzip or --content-type"
             )
+        if self.put is PutMode.COPY and self.headers:
+            raise UsageError(
+                "--put copy keeps each object's metadata: no --header, --grant, "
+                "--storage-class or --sse"
+            )
         if len(self.bucket) < 3 or "/" in self.bucket:
             raise UsageError(f"--bucket {self.bucket!r} is not a valid bucket name")

@@ -14,10 +14,9 @@ def decide_put(
     local_size: int | None,
     local_etag: Callable[[], str],
 ) -> tuple[bool, str]:
-    """(upload?, reason). ``local_size`` is None when the stored size cannot be known
-    beforehand (a gzipped body); ``local_etag`` is called only when it must be."""
-    if mode is PutMode.STUPID:
-        return True, "always"
+    """(upload?, reason) for --put add or update (stupid and copy are decided without a
+    comparison). ``local_size`` is None when the stored size cannot be known beforehand
+    (a gzipped body); ``local_etag`` is called only when it must be."""
     if remote is None:
         return True, "new"
     if mode is PutMode.ADD:

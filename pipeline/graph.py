@@ -177,6 +177,8 @@ class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
         found = 0
         for item in walk_shard(shard, config.prefix, config.file_filter):
             if not isinstance(item, LocalFile):
+                if bar is not None:
+                    bar.found(item)  # settled already, but it counts among those found
                 yield item
                 continue
             if limit is not None and self._found >= limit:

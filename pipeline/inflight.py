@@ -2,8 +2,9 @@
 
 ``submit`` starts a request whose completion callback (run on a transport thread) queues
 its outcome; ``process`` yields the outputs of whatever has finished and waits only when
-``window()`` requests are pending. ``finish_bundle`` waits for the rest, so no result
-outlives its bundle. Each worker owns one transport, opened on first use.
+``--concurrency`` requests (or ``IN_FLIGHT_BYTES`` of bodies) are pending.
+``finish_bundle`` waits for the rest, so no result outlives its bundle. Each worker owns
+one transport, opened on first use.
 """
 
 from __future__ import annotations
@@ -54,14 +55,6 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
             self._transport.close()
             self._transport = None
 
-    def window(self) -> int:
-        """How many requests may be pending before ``submit`` waits."""
-        return self._config.concurrency
-
-    def byte_budget(self) -> int:
-        """How many bytes of request bodies may be pending before ``submit`` waits."""
-        return IN_FLIGHT_BYTES
-
     @abc.abstractmethod
     def complete(self, context: Context, outcome: Outcome) -> Iterable[Any]:
         """The outputs for a finished request."""
@@ -75,7 +68,8 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
         self._queue().put((context, size, outcome))
 
     def _full(self) -> bool:
-        return self._pending >= self.window() or self._pending_bytes >= self.byte_budget()
+        window = self._config.concurrency
+        return self._pending >= window or self._pending_bytes >= IN_FLIGHT_BYTES
 
     def submit(
         self,

@@ -81,7 +81,8 @@ class Progress:
             refresh=False,
         )
 
-    def found(self, file: LocalFile) -> None:
+    def found(self, file: LocalFile | FileResult) -> None:
+        """A file the walk found: to upload (LocalFile), or settled already (a result)."""
         with self._lock:
             self._found += 1
             self._bytes_found += file.size

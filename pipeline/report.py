@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from typing import IO, Any
 
+from pipeline.errors import UsageError
 from pipeline.records import Action, FileResult, LocalFile
 
 _LOGGER = logging.getLogger(__name__)
@@ -81,14 +82,22 @@ def open_text(uri: str, client: Any = None) -> Iterator[IO[str]]:
 
 
 def stage_in(uri: str, local: str, client: Any) -> None:
-    """Copy the report at s3:// ``uri`` (if there is one) to ``local``."""
-    import smart_open
+    """Copy the report at s3:// ``uri`` (if there is one) to ``local``.
 
+    Only a missing report is "no report yet"; one that is there but cannot be read stops
+    the run (exit 2), so that it is never written over with this run's lines alone.
+    """
+    import botocore.exceptions
+
+    bucket, _, key = uri[5:].partition("/")
     try:
-        with smart_open.open(uri, "rb", transport_params={"client": client}) as src:
-            data = src.read()
-    except OSError:
+        data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except botocore.exceptions.ClientError as e:
+        if e.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise UsageError(f"cannot read the report {uri}: {e}") from e
         data = b""  # no report yet
+    except botocore.exceptions.BotoCoreError as e:
+        raise UsageError(f"cannot read the report {uri}: {e}") from e
     with open(local, "wb") as dst:
         dst.write(data)
 

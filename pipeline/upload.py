@@ -141,6 +141,12 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             self._client = make_client(config.endpoint, config.ca_bundle, config.profile)
         return self._client
 
+    def teardown(self) -> None:
+        super().teardown()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def on_interrupt(self) -> None:
         if self._transport is not None:
             self._transport.cancel_all()

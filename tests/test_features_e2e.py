@@ -350,6 +350,11 @@ def test_server_side_copy_from_a_source_bucket(
         ["--walk", "s3", "s3://x-src"],
         ["--put", "copy", "."],
         ["--walk", "s3", "--put", "copy", "src"],
+        # a copy keeps the source's metadata: options that would set it are refused
+        ["--walk", "s3", "--put", "copy", "--header", "Cache-Control: no-cache", "s3://x-src"],
+        ["--walk", "s3", "--put", "copy", "--storage-class", "STANDARD_IA", "s3://x-src"],
+        ["--walk", "s3", "--put", "copy", "--sse", "AES256", "s3://x-src"],
+        ["--walk", "s3", "--put", "copy", "--grant", "public-read", "s3://x-src"],
     ],
 )
 def test_copy_options_must_go_together(run_cli: Any, bucket: str, args: list[str]) -> None:

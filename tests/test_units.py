@@ -58,7 +58,6 @@ def _never() -> str:
 @pytest.mark.parametrize(
     ("mode", "remote", "size", "etag", "expected"),
     [
-        (PutMode.STUPID, REMOTE, 3, _never, (True, "always")),
         (PutMode.ADD, None, 3, _never, (True, "new")),
         (PutMode.ADD, REMOTE, 3, _never, (False, "exists")),
         (PutMode.UPDATE, None, 3, _never, (True, "new")),

@@ -162,7 +162,9 @@ class Boto3Transport(Transport):
                     method(source, bucket, request.key, extra_args=args).result()
                     if on_progress is not None:
                         on_progress(request.size)
-                    on_done(PutOutcome())
+                    # s3transfer does not hand back the ETag that completed the upload.
+                    stored = self._client.head_object(Bucket=bucket, Key=request.key)
+                    on_done(PutOutcome(etag=stored["ETag"].strip('"')))
                     return
                 if request.data is not None:
                     answer = self._client.put_object(
