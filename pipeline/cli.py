@@ -542,7 +542,14 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     from pipeline.output import summary_json, summary_text
     from pipeline.preflight import check_bucket
     from pipeline.progress import Progress
-    from pipeline.run import RunFailed, is_local, pipeline_options, run_pipeline, temp_location
+    from pipeline.run import (
+        RunFailed,
+        abort_open_uploads,
+        is_local,
+        pipeline_options,
+        run_pipeline,
+        temp_location,
+    )
 
     # Beam and the per-file records make many short-lived objects: collect them less
     # often, and never re-scan what the imports left behind.
@@ -567,7 +574,7 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     try:
         with (
             interrupt.graceful(),
-            interrupt.on_force(lambda: _abort_open_uploads(config, started_wall)),
+            interrupt.on_force(lambda: abort_open_uploads(config, started_wall)),
             records_for_run(config, args.report, args.resume, local, late_errors) as (
                 config,
                 resume_files,
@@ -601,26 +608,14 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
 
 def _how_to_continue(args: argparse.Namespace, walk_stopped: bool = False) -> str:
     """The line that ends an interrupted run: how to finish the job."""
-    unseen = "the walk was stopped, so files it had not found yet are not counted. " * (
-        walk_stopped
-    )
+    unseen = "the walk was stopped, so files it had not found yet are not counted. "
+    unseen = unseen if walk_stopped else ""
     record = args.report or args.resume
     if record:
         again = f"run the same command with --resume {record} (what it records done is skipped)"
     else:
         again = "run the same command again to finish (what is already in the bucket is skipped)"
     return f"Interrupted: {unseen}To continue, {again}."
-
-
-def _abort_open_uploads(config: UploadConfig, since: float) -> None:
-    """On a forced stop: abort the multipart uploads this run left open."""
-    if config.dry_run:
-        return
-    from pipeline.orphans import abort_uploads_under
-    from pipeline.transport.boto import make_client
-
-    client = make_client(config.endpoint, config.ca_bundle, config.profile)
-    abort_uploads_under(client, config.bucket, config.prefix, since)
 
 
 def _sharded(uri: str) -> bool:

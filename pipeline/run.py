@@ -306,13 +306,16 @@ def _run_job(
     except Exception as e:  # the runner's error, said in one line
         raise RunFailed(str(e).splitlines()[0] if str(e) else type(e).__name__) from e
     finally:
-        if interrupt.requested() and not local and not config.dry_run:
-            _abort_open_uploads(config, started)
+        if interrupt.requested() and not local:
+            abort_open_uploads(config, started)
     return result
 
 
-def _abort_open_uploads(config: UploadConfig, since: float) -> None:
-    """After cancelling a remote job: abort the multipart uploads its workers left open."""
+def abort_open_uploads(config: UploadConfig, since: float) -> None:
+    """Abort the multipart uploads that this run's workers left open under the prefix
+    (after a remote job is cancelled, or when a second Ctrl-C stops at once)."""
+    if config.dry_run:
+        return
     from pipeline.orphans import abort_uploads_under
     from pipeline.transport.boto import make_client
 
