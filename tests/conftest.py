@@ -152,3 +152,15 @@ def run_on_terminal(
         reader.join(timeout=10)
         os.close(leader)
     return proc.returncode, stdout, screen.decode(errors="replace")
+
+
+_SERVER_FIXTURES = {"s3_server", "s3_client", "bucket", "run_cli", "worker_pool", "proxy"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tiers: a test that needs a real server (or the Flink cluster) is marked ``e2e``,
+    so ``pytest -m "not e2e"`` runs the fast ones alone."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & _SERVER_FIXTURES or item.get_closest_marker("flink"):
+            item.add_marker(pytest.mark.e2e)
