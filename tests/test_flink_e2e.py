@@ -256,3 +256,40 @@ def test_sigterm_cancels_the_flink_job_and_leaves_no_open_upload(
 def _open_uploads(client: Any, prefix: str) -> list[str]:
     answer = client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix)
     return [upload["Key"] for upload in answer.get("Uploads", [])]
+
+
+def test_resume_on_flink_reads_every_report_shard(
+    flink: FlinkSetup, tree: dict[str, bytes], first_run: tuple[CliResult, str]
+) -> None:
+    reports = flink.cluster.shared / "reports"
+    shards_before = set(reports.glob("*.jsonl"))
+    result = run_on_flink(flink, "--resume", str(reports), str(flink.cluster.shared / "src"))
+    assert result.code == 0, _explain(result, flink.cluster)
+    assert (result.summary["skipped"], result.summary["uploaded"]) == (FILES, 0)
+    new_shards = set(reports.glob("*.jsonl")) - shards_before
+    lines = [json.loads(line) for shard in new_shards for line in shard.read_text().splitlines()]
+    assert len(lines) == FILES
+    assert {line["reason"] for line in lines} == {"recorded done (resume)"}
+
+
+def test_files_from_on_flink_is_read_by_the_workers(
+    flink: FlinkSetup, tree: dict[str, bytes], first_run: tuple[CliResult, str]
+) -> None:
+    listed = sorted(tree)[::7]
+    listing = flink.cluster.shared / "files.txt"
+    listing.write_text("".join(f"{key}\n" for key in listed) + "no/such/file\n")
+    result = run_on_flink(
+        flink, "--prefix", "listed", "--files-from", str(listing),
+        str(flink.cluster.shared / "src"),
+    )  # fmt: skip
+    assert result.code == 1, _explain(result, flink.cluster)  # the missing file failed
+    summary = result.summary
+    assert (summary["uploaded"], summary["failed"]) == (len(listed), 1), summary
+    stored = {
+        obj["Key"]
+        for page in flink.client.get_paginator("list_objects_v2").paginate(
+            Bucket=BUCKET, Prefix="listed/"
+        )
+        for obj in page.get("Contents", [])
+    }
+    assert stored == {f"listed/{key}" for key in listed}
