@@ -47,7 +47,7 @@ from bench.workloads import (
     tree_listing,
     tree_totals,
 )
-from tests.locals3 import LocalS3, weed_binary
+from devsupport.locals3 import LocalS3, weed_binary
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "bench" / "work"

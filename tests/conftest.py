@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.locals3 import LocalS3
+from devsupport.locals3 import LocalS3
 
 REPO = Path(__file__).resolve().parent.parent
 CLI_TIMEOUT_S = 300

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from devsupport.faultproxy import FaultProxy, FaultRules
+from devsupport.locals3 import LocalS3
 from tests.conftest import (
     CLI_TIMEOUT_S,
     REPO,
@@ -22,8 +24,6 @@ from tests.conftest import (
     make_tree,
     run_on_terminal,
 )
-from tests.faultproxy import FaultProxy, FaultRules
-from tests.locals3 import LocalS3
 
 
 def _one_line(result: CliResult) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from devsupport.locals3 import LocalS3
 from tests.conftest import REPO, bucket_objects, make_tree
-from tests.locals3 import LocalS3
 from tests.test_errors_e2e import assert_usage_error
 
 TREE = {"a.txt": b"a", "b/c.txt": b"c"}

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from devsupport.locals3 import LocalS3
 from tests.conftest import bucket_objects, make_tree
-from tests.locals3 import LocalS3
 
 
 @pytest.fixture

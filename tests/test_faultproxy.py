@@ -29,8 +29,8 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from tests.faultproxy import FAULT_KINDS, FaultProxy, FaultRules
-from tests.locals3 import LocalS3
+from devsupport.faultproxy import FAULT_KINDS, FaultProxy, FaultRules
+from devsupport.locals3 import LocalS3
 
 MIB = 1024 * 1024
 # botocore turns retries={"max_attempts": N} into N + 1 attempts; this is exactly one.

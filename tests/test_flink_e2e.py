@@ -2,7 +2,7 @@
 
 A JobManager and two TaskManagers, each TaskManager on a host of its own (network, mount
 and UTS namespaces, a private /tmp) with a Beam Python worker pool beside it, and a
-SeaweedFS on the bridge they share with this process; see ``tests/flinkcluster.py``. The
+SeaweedFS on the bridge they share with this process; see ``devsupport/flinkcluster.py``. The
 SOURCE tree and ``--temp_location`` are on the one directory all hosts share.
 
 Needs root, Java 17 and Maven. The first run downloads Flink and the Beam job server
@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 
+from devsupport.faultproxy import FaultProxy, FaultRules
+from devsupport.flinkcluster import BridgeNetwork, FlinkCluster, prepare
+from devsupport.locals3 import LocalS3
 from tests.conftest import REPO, CliResult, bucket_objects
-from tests.faultproxy import FaultProxy, FaultRules
-from tests.flinkcluster import BridgeNetwork, FlinkCluster, prepare
-from tests.locals3 import LocalS3
 
 pytestmark = pytest.mark.flink
 

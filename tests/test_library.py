@@ -12,10 +12,10 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from devsupport.locals3 import LocalS3
 from pipeline import Action, UploadConfig, UploadSources
 from pipeline.run import DEFAULT_RUNNER
 from tests.conftest import REPO, bucket_objects, make_tree
-from tests.locals3 import LocalS3
 
 FILES = {"index.html": b"<p>hi</p>", "css/site.css": b"p{}", "img/a.bin": b"\x00\x01"}
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
+from devsupport.locals3 import LocalS3
+from devsupport.privatetmp import remove_stage, shell_setup
 from tests.conftest import REPO, bucket_objects, make_tree
-from tests.locals3 import LocalS3
-from tests.privatetmp import remove_stage, shell_setup
 
 _READY_S = 60.0
 

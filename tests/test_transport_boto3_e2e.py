@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from devsupport.faultproxy import FaultProxy, FaultRules
+from devsupport.locals3 import LocalS3
 from tests.conftest import bucket_objects, make_tree
-from tests.faultproxy import FaultProxy, FaultRules
-from tests.locals3 import LocalS3
 
 MIB = 1024 * 1024
 TREE = {

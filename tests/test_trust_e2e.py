@@ -1,6 +1,6 @@
 """Trust under faults and bad input: nothing lost, every failure counted, no secret leaked.
 
-A fault-injecting proxy (tests/faultproxy.py) sits between the CLI and SeaweedFS.
+A fault-injecting proxy (devsupport/faultproxy.py) sits between the CLI and SeaweedFS.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from devsupport.faultproxy import FAULT_KINDS, MAX_STALL_S, FaultProxy, FaultRules
+from devsupport.locals3 import LocalS3
 from tests.conftest import REPO, bucket_objects, make_tree
-from tests.faultproxy import FAULT_KINDS, MAX_STALL_S, FaultProxy, FaultRules
-from tests.locals3 import LocalS3
 
 MIB = 1024 * 1024
 _WAIT_S = 120

@@ -1,6 +1,6 @@
 """The README's first command: start a local S3 server, upload a sample tree, show it.
 
-    python -m tests.demo [--keep]
+    python -m examples.demo [--keep]
 
 Everything happens on loopback; the server and its data are removed at the end unless
 ``--keep`` is given (then it runs until Ctrl-C so you can look around).
@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from tests.locals3 import LocalS3
+from devsupport.locals3 import LocalS3
 
 BUCKET = "demo-bucket"
 _COMMAND = [sys.executable, "-m", "pipeline"]

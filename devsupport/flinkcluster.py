@@ -6,7 +6,7 @@
   ``conf/`` from the ``apache-flink`` wheel, ``lib/`` and ``bin/bash-java-utils.jar``
   from the ``apache-flink-libraries`` sdist;
 - ``jobserver/``: Beam's Flink job server, as ``lib/`` (the dependency closure of
-  ``tests/flink/jobserver-pom.xml``, copied by Maven) and ``beam-flink-job-server.jar``,
+  ``devsupport/flink/jobserver-pom.xml``, copied by Maven) and ``beam-flink-job-server.jar``,
   a jar holding only a manifest (Main-Class and a Class-Path naming ``lib/*.jar``), so
   that Beam's own ``--flink_job_server_jar`` starts it with ``java -jar``.
 
@@ -19,7 +19,7 @@ runs beside each TaskManager. The hosts see the machine's files but for /tmp: te
 goes to ``shared``, a directory under /var/tmp that the client and every host see at the
 same path. Needs root.
 
-    python -m tests.flinkcluster prepare
+    python -m devsupport.flinkcluster prepare
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from typing import IO, Any
 
 import yaml
 
-from tests.privatetmp import shell_setup
+from devsupport.privatetmp import shell_setup
 
 FLINK_VERSION = "1.19.3"
 FLINK_MINOR = FLINK_VERSION.rsplit(".", 1)[0]
@@ -248,7 +248,7 @@ def _manifest(main_class: str, class_path: list[str]) -> bytes:
     lines = []
     for header in (
         "Manifest-Version: 1.0",
-        "Created-By: tests/flinkcluster.py",
+        "Created-By: devsupport/flinkcluster.py",
         f"Main-Class: {main_class}",
         "Class-Path: " + " ".join(class_path),
     ):
@@ -785,7 +785,7 @@ class FlinkCluster:
 
 def main(argv: list[str]) -> int:
     if argv != ["prepare"]:
-        print("usage: python -m tests.flinkcluster prepare", file=sys.stderr)
+        print("usage: python -m devsupport.flinkcluster prepare", file=sys.stderr)
         return 2
     try:
         dist = prepare()

