@@ -1,0 +1,74 @@
+"""Units: the endpoint, the run's settings, sizes, Beam's options and runner."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline import cli
+from pipeline.config import UploadConfig, resolve_endpoint
+from pipeline.errors import UsageError
+from pipeline.run import DEFAULT_RUNNER, pipeline_options
+
+
+def test_endpoint_resolution() -> None:
+    plain = resolve_endpoint("http://127.0.0.1:8333", "us-east-1", None, "bkt")
+    assert (plain.scheme, plain.host, plain.port, plain.path_style) == (
+        "http",
+        "127.0.0.1",
+        8333,
+        True,
+    )
+    assert plain.path("bkt", "a b/é+%.txt") == "/bkt/a%20b/%C3%A9%2B%25.txt"
+    assert resolve_endpoint("minio:9000", "r", False, "b").url == "http://minio:9000"
+    assert resolve_endpoint("minio:9000", "r", True, "b").url == "https://minio:9000"
+    with pytest.raises(UsageError, match=r"no scheme.*http://minio:9000.*--insecure"):
+        resolve_endpoint("minio:9000", "r", None, "b")
+    aws = resolve_endpoint(None, "eu-west-1", None, "my-bucket")
+    assert aws.url == "https://s3.eu-west-1.amazonaws.com"
+    assert aws.authority("my-bucket") == "my-bucket.s3.eu-west-1.amazonaws.com"
+    assert aws.path("my-bucket", "k") == "/k"
+    assert resolve_endpoint(None, "us-east-1", None, "My.Bucket").path_style
+    with pytest.raises(UsageError, match="conflicts"):
+        resolve_endpoint("https://h", "r", False, "b")
+    with pytest.raises(UsageError, match="scheme"):
+        resolve_endpoint("ftp://h", "r", None, "b")
+    with pytest.raises(UsageError, match="credentials"):
+        resolve_endpoint("http://user:pw@h", "r", None, "b")
+
+
+def test_config_validation() -> None:
+    endpoint = resolve_endpoint("http://h:1", "r", None, "bkt")
+    with pytest.raises(UsageError):
+        UploadConfig(bucket="bkt", endpoint=endpoint, concurrency=0)
+    with pytest.raises(UsageError):
+        UploadConfig(bucket="b", endpoint=endpoint)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("8MiB", 8 * 1024**2), ("5m", 5 * 1024**2), ("100", 100), ("1GB", 1024**3)]
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert cli.parse_size(text) == size
+
+
+def test_beam_options_pass_through_and_ours_stay_ours() -> None:
+    args, beam = cli.parse(
+        [
+            "--bucket", "bkt", "--region", "eu-west-1", "src",
+            "--runner", "PortableRunner", "--job_endpoint", "embed",
+            "--direct_num_workers", "2",
+        ]
+    )  # fmt: skip
+    assert args.bucket == "bkt"
+    assert args.sources == ["src"]
+    assert args.region == "eu-west-1"
+    assert beam == {"runner": "PortableRunner", "job_endpoint": "embed", "direct_num_workers": 2}
+
+
+def test_default_runner_is_the_offline_local_one() -> None:
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    assert DEFAULT_RUNNER.endswith(".FnApiRunner")
+    assert pipeline_options({}).view_as(StandardOptions).runner == DEFAULT_RUNNER
+    chosen = pipeline_options({"runner": "PortableRunner"})
+    assert chosen.view_as(StandardOptions).runner == "PortableRunner"
