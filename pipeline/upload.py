@@ -171,7 +171,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
         file = upload.plan.file
         seconds = time.monotonic() - upload.started
         change = _change_since_walk(file)
-        if interrupt.requested() and "CANCELED" in outcome.error:
+        if interrupt.requested() and outcome.cancelled:
             reason = "interrupted; the upload was aborted"
             return [FileResult.of(file, Action.NOT_STARTED, reason=reason, seconds=seconds)]
         if outcome.error and upload.request is not None and upload.request.path is not None:

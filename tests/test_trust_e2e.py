@@ -212,8 +212,14 @@ def test_sigkill_then_resume_finishes_without_resending(
     assert resent == set()
 
 
+@pytest.mark.parametrize("transport", ["crt", "boto3"])
 def test_sigint_aborts_multipart_and_exits_130_with_summary(
-    s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path, proxy: FaultProxy
+    s3_server: LocalS3,
+    s3_client: Any,
+    bucket: str,
+    tmp_path: Path,
+    proxy: FaultProxy,
+    transport: str,
 ) -> None:
     _tree(tmp_path / "src", 0, big=2)
     report = tmp_path / "report.jsonl"
@@ -223,6 +229,7 @@ def test_sigint_aborts_multipart_and_exits_130_with_summary(
     cli = _start_cli(
         [
             "--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--json",
+            "--transport", transport,
             "--report", str(report), "--multipart-threshold", "5MiB",
             "--multipart-chunksize", "5MiB", str(tmp_path / "src"),
         ],

@@ -28,6 +28,7 @@ class PutOutcome:
     etag: str = ""
     error: str = ""  # empty when the object was stored
     retryable: bool = False  # worth sending again (e.g. the body was damaged on the way)
+    cancelled: bool = False  # stopped by cancel_all (Ctrl-C): nothing was stored
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ through s3transfer's multipart upload, which aborts the upload when a part fails
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import botocore.config
 import botocore.exceptions
 import botocore.session
+import s3transfer.exceptions
 from boto3.s3.transfer import TransferConfig
 from s3transfer.manager import TransferManager
 
@@ -85,6 +88,9 @@ class Boto3Transport(Transport):
             ),
         )
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="s3pp-boto3")
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._in_flight: set[Any] = set()  # s3transfer futures of multipart uploads
         self._transfers = TransferManager(
             self._client,
             TransferConfig(
@@ -154,12 +160,21 @@ class Boto3Transport(Transport):
         bucket = self._config.bucket
 
         def run() -> None:
+            if self._cancelled.is_set():
+                on_done(PutOutcome(error="PUT cancelled", cancelled=True))
+                return
             try:
                 if request.size > self._config.multipart_threshold:
                     body = io.BytesIO(request.data) if request.data is not None else None
                     source: Any = body if body is not None else request.path
-                    method = self._transfers.upload
-                    method(source, bucket, request.key, extra_args=args).result()
+                    transfer = self._transfers.upload(source, bucket, request.key, extra_args=args)
+                    with self._lock:
+                        self._in_flight.add(transfer)
+                    try:
+                        transfer.result()
+                    finally:
+                        with self._lock:
+                            self._in_flight.discard(transfer)
                     if on_progress is not None:
                         on_progress(request.size)
                     # s3transfer does not hand back the ETag that completed the upload.
@@ -180,6 +195,9 @@ class Boto3Transport(Transport):
                     OSError) as e:  # fmt: skip
                 text, retryable = _error("PUT", e)
                 on_done(PutOutcome(error=text, retryable=retryable))
+                return
+            except (s3transfer.exceptions.CancelledError, concurrent.futures.CancelledError):
+                on_done(PutOutcome(error="PUT cancelled", cancelled=True))
                 return
             if on_progress is not None:
                 on_progress(request.size)
@@ -209,7 +227,13 @@ class Boto3Transport(Transport):
         """Nothing to do: botocore's connect and read timeouts bound each request."""
 
     def cancel_all(self) -> None:
-        self._transfers.shutdown(cancel=True, cancel_msg="interrupted")
+        self._cancelled.set()
+        # Each transfer is cancelled by its future: s3transfer 0.19's shutdown(cancel=True)
+        # hands its message on as the exception type and fails.
+        with self._lock:
+            transfers = list(self._in_flight)
+        for transfer in transfers:
+            transfer.cancel()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

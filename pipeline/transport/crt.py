@@ -90,6 +90,7 @@ class _Answer:
     error: str | None = None  # awscrt's error name and message, or None on success
     error_body: bytes | None = None
     timed_out: bool = False
+    cancelled: bool = False  # cancelled by cancel_all
 
     def s3_error(self) -> tuple[str, str]:
         """(Code, Message) of the S3 error in the answer, if any."""
@@ -222,6 +223,7 @@ class CrtTransport(Transport):
             timed_out = self._untrack(token)
             answer.status = status_code or answer.status
             answer.error = None if error is None else _crt_error_text(error)
+            answer.cancelled = getattr(error, "name", "") == "AWS_ERROR_S3_CANCELED"
             if timed_out and error is not None:
                 answer.error = f"timed out after {self._config.timeout:g} s ({answer.error})"
                 answer.timed_out = True
@@ -336,7 +338,13 @@ class CrtTransport(Transport):
                 on_put(PutOutcome(etag=answer.headers.get("etag", "").strip('"')))
             else:
                 retryable = answer.timed_out or answer.s3_error()[0] in RETRYABLE_CODES
-                on_put(PutOutcome(error=f"PUT failed: {answer.error_text()}", retryable=retryable))
+                on_put(
+                    PutOutcome(
+                        error=f"PUT failed: {answer.error_text()}",
+                        retryable=retryable and not answer.cancelled,
+                        cancelled=answer.cancelled,
+                    )
+                )
 
         headers = [
             ("Content-Length", str(request.size)),
