@@ -7,6 +7,7 @@ Exit codes: 0 every file done; 1 some file failed; 2 bad usage or configuration;
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import dataclasses
 import gc
@@ -510,13 +511,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, beam_options = parse(argv)
         args.run_id = uuid.uuid4().hex  # names the run's progress bar in this process
         _configure_logging(args)
-        return _run(args, beam_options)
+        with _run_temp_dir():
+            return _run(args, beam_options)
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _run_temp_dir() -> Iterator[None]:
+    """One temporary directory for everything this process and its children make there
+    (ours, Beam's pipeline and staging files), removed when the process exits, also on
+    Ctrl-C. At exit, not at the end of the block: Beam stops a job server it started,
+    and removes that server's files, from its own exit handler, which runs first."""
+    run_temp = tempfile.mkdtemp(prefix="s3pp-run-")
+    previous = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = run_temp
+    os.environ["TMPDIR"] = run_temp
+
+    def remove() -> None:
+        shutil.rmtree(run_temp, ignore_errors=True)
+
+    atexit.register(remove)
+    try:
+        with interrupt.on_force(remove):
+            yield
+    finally:
+        tempfile.tempdir = previous[0]
+        if previous[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = previous[1]
 
 
 def _check_sources(config: UploadConfig) -> None:

@@ -142,14 +142,24 @@ def test_progress_shows_bytes_moving_and_the_walk_still_counting(
     assert len(set(elapsed)) >= 3, elapsed  # the clock ticked
 
 
+@pytest.mark.parametrize(
+    "beam_args",
+    [
+        [],
+        ["--runner", "PortableRunner", "--job_endpoint", "embed", "--environment_type", "LOOPBACK"],
+    ],
+    ids=["local", "portable"],
+)
 def test_no_temporary_directory_is_left_behind(
-    run_cli: Any, s3_server: LocalS3, bucket: str, tmp_path: Path
+    run_cli: Any, s3_server: LocalS3, bucket: str, tmp_path: Path, beam_args: list[str]
 ) -> None:
     tree = make_tree(tmp_path / "src", {"a.txt": b"a", "b/c.txt": b"c"})
     temp = tmp_path / "temp"
     temp.mkdir()
     env = {**s3_server.env(), "TMPDIR": str(temp)}
-    uploaded = run_cli("--bucket", bucket, "--report", f"s3://{bucket}/r.jsonl", str(tree), env=env)
+    uploaded = run_cli(
+        "--bucket", bucket, "--report", f"s3://{bucket}/r.jsonl", str(tree), *beam_args, env=env
+    )
     assert uploaded.code == 0, uploaded.stderr
     assert list(temp.iterdir()) == []
 

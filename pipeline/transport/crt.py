@@ -223,7 +223,9 @@ class CrtTransport(Transport):
             timed_out = self._untrack(token)
             answer.status = status_code or answer.status
             answer.error = None if error is None else _crt_error_text(error)
-            answer.cancelled = getattr(error, "name", "") == "AWS_ERROR_S3_CANCELED"
+            # Cancelled by cancel_all (Ctrl-C); one cancelled for its deadline is retried.
+            canceled = getattr(error, "name", "") == "AWS_ERROR_S3_CANCELED"
+            answer.cancelled = canceled and not timed_out
             if timed_out and error is not None:
                 answer.error = f"timed out after {self._config.timeout:g} s ({answer.error})"
                 answer.timed_out = True
