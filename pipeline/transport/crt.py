@@ -63,6 +63,9 @@ RETRYABLE_CODES = frozenset(
         "XAmzContentSHA256Mismatch",
         "RequestTimeout",
         "IncompleteBody",
+        # CompleteMultipartUpload could not match a part (a part's answer was lost and the
+        # part sent again): the whole file is sent again as a new upload.
+        "InvalidPart",
     }
 )
 
