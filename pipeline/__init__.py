@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from pipeline.config import UploadConfig
     from pipeline.graph import UploadShards, UploadSources, UploadTree
+    from pipeline.options import UploadConfig
     from pipeline.records import Action, FileResult
 
 _EXPORTS = {
     "Action": "pipeline.records",
     "FileResult": "pipeline.records",
-    "UploadConfig": "pipeline.config",
+    "UploadConfig": "pipeline.options",
     "UploadShards": "pipeline.graph",
     "UploadSources": "pipeline.graph",
     "UploadTree": "pipeline.graph",

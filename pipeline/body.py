@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pipeline import content
-from pipeline.config import MAX_PARTS, UploadConfig
+from pipeline.options import BodyOptions, TransportOptions
+from pipeline.options.transport import MAX_PARTS
 from pipeline.records import LocalFile
 
 _READ = 1024 * 1024
@@ -31,9 +32,9 @@ class BodySpec:
         return "gzip" if self.gzip else None
 
 
-def body_spec(file: LocalFile, config: UploadConfig) -> BodySpec:
-    content_type = content.content_type_for(file.key, file, config.content_type)
-    gz = config.gzip and content.should_gzip(content_type, config.gzip_types)
+def body_spec(file: LocalFile, options: BodyOptions) -> BodySpec:
+    content_type = content.content_type_for(file.key, file, options.content_type)
+    gz = options.gzip and content.should_gzip(content_type, options.gzip_types)
     return BodySpec(content_type=content_type, gzip=gz)
 
 
@@ -98,7 +99,7 @@ def file_etag(body: Body, threshold: int, chunksize: int) -> str:
     return f"{combined}-{len(digests)}"
 
 
-def body_etag(file: LocalFile, spec: BodySpec, config: UploadConfig) -> str:
-    """The ETag that uploading ``file`` with ``spec`` would give."""
+def body_etag(file: LocalFile, spec: BodySpec, transport: TransportOptions) -> str:
+    """The ETag that uploading ``file`` with ``spec`` through ``transport`` would give."""
     with prepared_body(file, spec) as body:
-        return file_etag(body, config.multipart_threshold, config.multipart_chunksize)
+        return file_etag(body, transport.multipart_threshold, transport.multipart_chunksize)

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from pipeline.body import body_etag, body_spec
-from pipeline.config import PutMode
 from pipeline.decide import decide_put
 from pipeline.inflight import InFlightDoFn
 from pipeline.naming import key_problem
+from pipeline.options import BodyOptions, PutMode, TargetOptions, TransportOptions
 from pipeline.records import Action, FileBatch, FileResult, LocalFile, PutPlan, RemoteObject
-from pipeline.source import read_error
+from pipeline.sources.filesystem import read_error
 from pipeline.transport import HeadOutcome, ListOutcome
 
 HEAD_WHEN_LIMIT_AT_MOST = 100  # fewer files than this: a HEAD each beats listing directories
@@ -25,9 +25,18 @@ HEAD_WHEN_LIMIT_AT_MOST = 100  # fewer files than this: a HEAD each beats listin
 class DecidePutFn(InFlightDoFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | ListOutcome]):
     """FileBatch -> PutPlan, or FileResult when no upload is needed; FileResult passes."""
 
-    def setup(self) -> None:
-        super().setup()
-        limit = self._config.limit
+    def __init__(
+        self,
+        target: TargetOptions,
+        transport: TransportOptions,
+        body: BodyOptions,
+        put: PutMode,
+        limit: int | None = None,
+    ) -> None:
+        super().__init__(target, transport)
+        self._put = put
+        self._body = body
+        # Few files wanted (--limit): a HEAD each beats listing their directories.
         self._use_head = limit is not None and limit <= HEAD_WHEN_LIMIT_AT_MOST
 
     def process(self, batch: FileBatch | FileResult) -> Iterator[object]:
@@ -39,7 +48,7 @@ class DecidePutFn(InFlightDoFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | 
             problem = key_problem(file.key)
             if problem is not None:
                 yield FileResult.of(file, Action.FAILED, error=problem)
-            elif self._config.put is PutMode.STUPID:
+            elif self._put is PutMode.STUPID:
                 yield PutPlan(file=file, reason="always")
             elif self._use_head:
                 yield from self._head(file)
@@ -79,13 +88,13 @@ class DecidePutFn(InFlightDoFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | 
         ]
 
     def _decide(self, file: LocalFile, remote: RemoteObject | None) -> Iterator[object]:
-        spec = body_spec(file, self._config)
+        spec = body_spec(file, self._body)
         try:
             upload, reason = decide_put(
-                self._config.put,
+                self._put,
                 remote,
                 None if spec.gzip else file.size,
-                lambda: file.etag or body_etag(file, spec, self._config),
+                lambda: file.etag or body_etag(file, spec, self._options),
             )
         except OSError as e:
             yield FileResult.of(file, Action.FAILED, error=read_error(file.path, e))

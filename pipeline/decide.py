@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.config import PutMode
+from pipeline.options import PutMode
 from pipeline.records import RemoteObject
 
 

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import os
 
-from pipeline.config import UploadConfig
 from pipeline.errors import UsageError
 from pipeline.preflight import check_bucket
+from pipeline.transport.control import Control
 
 _REMOTE_SCHEMES = ("gs://", "hdfs://", "abfs://", "az://")  # Beam's; not checked here
 
 
-def _check_s3(option: str, uri: str, config: UploadConfig) -> None:
+def _check_s3(option: str, uri: str, control: Control, url: str) -> None:
     bucket = uri[5:].split("/", 1)[0]
     if len(bucket) < 3:
         raise UsageError(f"{option} {uri!r}: no bucket name")
     try:
-        check_bucket(config.endpoint, bucket, config.ca_bundle, config.profile)
+        check_bucket(control, bucket, url)
     except UsageError as e:
         raise UsageError(f"{option} {uri!r}: {e}") from e
 
@@ -33,10 +33,10 @@ def _writable_directory(option: str, path: str, directory: str) -> None:
         raise UsageError(f"{option} {path!r}: directory {directory!r} is not writable")
 
 
-def check_writable(option: str, path: str, config: UploadConfig, directory: bool) -> None:
+def check_writable(option: str, path: str, control: Control, url: str, directory: bool) -> None:
     """``path`` can be written: a file (``directory`` False) or a directory of shards."""
     if path.startswith("s3://"):
-        _check_s3(option, path, config)
+        _check_s3(option, path, control, url)
         return
     if path.startswith(_REMOTE_SCHEMES):
         return
@@ -50,10 +50,10 @@ def check_writable(option: str, path: str, config: UploadConfig, directory: bool
     _writable_directory(option, path, os.path.dirname(os.path.abspath(path)))
 
 
-def check_readable(option: str, path: str, config: UploadConfig) -> None:
+def check_readable(option: str, path: str, control: Control, url: str) -> None:
     """A report to resume from is readable, or not there yet (a first run)."""
     if path.startswith("s3://"):
-        _check_s3(option, path, config)
+        _check_s3(option, path, control, url)
         return
     if os.path.exists(path) and not os.access(path, os.R_OK):
         raise UsageError(f"{option} {path!r} is not readable")
@@ -64,7 +64,8 @@ def check_readable(option: str, path: str, config: UploadConfig) -> None:
 
 
 def check_destinations(
-    config: UploadConfig,
+    control: Control,
+    url: str,
     report: str | None,
     resume: str | None,
     temp_location: str | None,
@@ -72,10 +73,10 @@ def check_destinations(
 ) -> None:
     """Every place the run will write (or read its records from) is usable."""
     if resume is not None:
-        check_readable("--resume", resume, config)
+        check_readable("--resume", resume, control, url)
     target = report or resume
     if target is not None:
         option = "--report" if report else "--resume"
-        check_writable(option, target, config, directory=sharded_report)
+        check_writable(option, target, control, url, directory=sharded_report)
     if temp_location is not None:
-        check_writable("--temp_location", temp_location, config, directory=True)
+        check_writable("--temp_location", temp_location, control, url, directory=True)

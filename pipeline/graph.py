@@ -29,41 +29,29 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline import archive, bucket_source, interrupt, progress, report, source
+from pipeline import interrupt, progress, report
 from pipeline.compare import DecidePutFn
-from pipeline.config import UploadConfig
 from pipeline.errors import UsageError
-from pipeline.file_list import ShardFileList
 from pipeline.naming import printable
+from pipeline.options import OutputOptions, SourceOptions, UploadConfig, WalkKind
 from pipeline.records import Action, FileBatch, FileResult, LocalFile
 from pipeline.report_sink import WriteReport
 from pipeline.results import METRICS_NAMESPACE, SummarizeResults, Summary
 from pipeline.resume import AttachResume
-from pipeline.shards import (
-    KeyClaims,
-    Shard,
-    Subtree,
-    batch_carried,
-    mark_clashes,
-    shard_subtree,
-    split_root,
-    walk_shard,
-)
+from pipeline.shards import KeyClaims, Shard, Subtree, mark_clashes, shard_subtree, walk_shard
+from pipeline.sources import source_for
+from pipeline.sources.base import SplitContext
+from pipeline.sources.file_list import ShardFileList
+from pipeline.transport import open_control
+from pipeline.transport.control import Control
 from pipeline.upload import UploadFn
 
 FILES_LOGGER = logging.getLogger("pipeline.files")
 
 
-def _resolve(config: UploadConfig, text: str) -> tuple[source.Root, ...]:
-    if config.walk == "tar":
-        return source.resolve_archives((text,))
-    if config.walk == "s3":
-        return bucket_source.resolve_buckets((text,))
-    return source.resolve_sources((text,))
-
-
 class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
-    """SOURCE -> Subtree of a directory tree, or Shard of archive members / source objects.
+    """SOURCE -> Subtree of a directory tree, or Shard of archive members / source objects
+    (``pipeline.sources``).
 
     ``streamed``: the whole run is one fused stage in this process, so once the last
     SOURCE is split, everything under it has been walked: the progress bar is told.
@@ -71,68 +59,62 @@ class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
 
     def __init__(self, config: UploadConfig, streamed: bool = False) -> None:
         super().__init__()
-        self._config = config
+        self._options = config.source
+        self._target = config.target
+        self._transport = config.transport
+        self._run_id = config.output.run_id
         self._streamed = streamed
+        sources = config.source.sources
         # Each SOURCE's position on the command line (its first, when given twice).
-        self._positions = {text: i for i, text in reversed(list(enumerate(config.sources)))}
+        self._positions = {text: i for i, text in reversed(list(enumerate(sources)))}
         self._split = 0
+        self._control: Control | None = None
         self._sources = Metrics.counter(METRICS_NAMESPACE, "sources")
 
     def setup(self) -> None:
         self._split = 0
 
+    def teardown(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+
+    def _control_plane(self) -> Control:
+        if self._control is None:
+            self._control = open_control(self._target, self._transport)
+        return self._control
+
     def process(self, text: str) -> Iterator[Subtree | Shard]:
         yield from self._split_source(text)
         self._split += 1
-        bar = progress.for_run(self._config.run_id)
-        walked = self._streamed and self._split == len(self._config.sources)
+        bar = progress.for_run(self._run_id)
+        walked = self._streamed and self._split == len(self._options.sources)
         if walked and bar is not None and not interrupt.requested():
             bar.walk_done()
 
     def _split_source(self, text: str) -> Iterator[Subtree | Shard]:
         self._sources.inc()
-        config = self._config
+        prefix = self._target.prefix
+        source = source_for(self._options.walk)
         try:
-            roots = _resolve(config, text)
+            roots = source.resolve((text,))
         except UsageError as e:
-            failed = FileResult(path=text, key=config.prefix, action=Action.FAILED, error=str(e))
-            yield Shard(config.prefix, carried=(failed,))
+            failed = FileResult(path=text, key=prefix, action=Action.FAILED, error=str(e))
+            yield Shard(prefix, carried=(failed,))
             return
-        if config.walk != "filesystem":
-            yield from batch_carried(_walk_remote(config, roots))
-            return
-        whole = config.limit is not None or config.follow_symlinks
-        # SOURCEs that config.sources does not name come after those it does.
-        index = self._positions.get(text, len(config.sources))
-        for root in roots:
-            yield from split_root(root, whole, index)
-
-
-def _walk_remote(
-    config: UploadConfig, roots: tuple[source.Root, ...]
-) -> Iterator[LocalFile | FileResult]:
-    """--walk tar (archives, local or s3://) and --walk s3 (a source bucket)."""
-    client = None
-    if any(root.path.startswith("s3://") for root in roots):
-        from pipeline.transport.boto import make_client
-
-        client = make_client(config.endpoint, config.ca_bundle, config.profile)
-    for root in roots:
-        if config.walk == "s3":
-            yield from bucket_source.walk_bucket(
-                client, root.path, config.prefix, config.file_filter
-            )
-        else:
-            yield from archive.walk_tar(root.path, config.prefix, config.file_filter, client)
+        # SOURCEs that the options do not name come after those they do.
+        position = self._positions.get(text, len(self._options.sources))
+        context = SplitContext(self._options, prefix, position, self._control_plane)
+        yield from source.split(roots, context)
 
 
 class _ShardSubtreesFn(beam.DoFn):  # type: ignore[misc]
     """Subtree -> Shards of at most SHARD_FILES entries of one directory; a Shard passes."""
 
-    def __init__(self, config: UploadConfig) -> None:
+    def __init__(self, prefix: str, follow_symlinks: bool) -> None:
         super().__init__()
-        self._prefix = config.prefix
-        self._follow = config.follow_symlinks
+        self._prefix = prefix
+        self._follow = follow_symlinks
 
     def process(self, item: Subtree | Shard) -> Iterator[Shard]:
         if isinstance(item, Shard):
@@ -148,9 +130,14 @@ class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
     that an earlier shard has (see ``KeyClaims``).
     """
 
-    def __init__(self, config: UploadConfig, claim_keys: bool = False) -> None:
+    def __init__(
+        self, options: SourceOptions, prefix: str, output: OutputOptions, claim_keys: bool = False
+    ) -> None:
         super().__init__()
-        self._config = config
+        self._limit = options.limit
+        self._filter = options.file_filter
+        self._prefix = prefix
+        self._run_id = output.run_id
         self._claim_keys = claim_keys
         self._claims: KeyClaims | None = None
         self._found = 0
@@ -162,8 +149,7 @@ class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
         self._claims = KeyClaims() if self._claim_keys else None
 
     def process(self, shard: Shard) -> Iterator[FileBatch | FileResult]:
-        config = self._config
-        limit = config.limit
+        limit = self._limit
         if interrupt.requested():
             self._unwalked.inc()
             return
@@ -171,11 +157,11 @@ class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
             return
         if self._claims is not None:
             shard = self._claims.mark(shard)
-        bar = progress.for_run(config.run_id)
+        bar = progress.for_run(self._run_id)
         done = {key: (path, size, mtime) for key, path, size, mtime in shard.done}
         files = []
         found = 0
-        for item in walk_shard(shard, config.prefix, config.file_filter):
+        for item in walk_shard(shard, self._prefix, self._filter):
             if not isinstance(item, LocalFile):
                 if bar is not None:
                     bar.found(item)  # settled already, but it counts among those found
@@ -199,11 +185,11 @@ class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
 class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
     """Beam Metrics counters and one log line per file; passes results through."""
 
-    def __init__(self, config: UploadConfig) -> None:
+    def __init__(self, bucket: str, output: OutputOptions) -> None:
         super().__init__()
-        self._bucket = config.bucket
-        self._run_id = config.run_id
-        self._json_lines = config.json_lines
+        self._bucket = bucket
+        self._run_id = output.run_id
+        self._json_lines = output.json_lines
         self._files = Metrics.counter(METRICS_NAMESPACE, "files")
         self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_uploaded")
         self._bytes_read = Metrics.counter(METRICS_NAMESPACE, "bytes_read")
@@ -268,11 +254,11 @@ class MarkClashes(beam.PTransform):  # type: ignore[misc]
 
 def _may_clash(config: UploadConfig) -> bool:
     """Whether two files of the run may have one key: only when it walks several roots
-    (SOURCEs, or a glob's matches), or SOURCEs not named in ``config.sources``. Carried
+    (SOURCEs, or a glob's matches), or SOURCEs not named in ``config.source.sources``. Carried
     files (--walk tar, --walk s3) are not checked: of two with one key the last wins."""
-    sources = config.sources
-    several = len(sources) != 1 or glob.has_magic(sources[0])
-    return config.walk == "filesystem" and config.files_from is None and several
+    options = config.source
+    several = len(options.sources) != 1 or glob.has_magic(options.sources[0])
+    return options.walk is WalkKind.FILESYSTEM and options.files_from is None and several
 
 
 class UploadShards(_UploadTransform):
@@ -294,54 +280,69 @@ class UploadShards(_UploadTransform):
     def expand(self, shards: beam.PCollection) -> beam.PCollection:
         config = self._config
         # --limit takes the first N files in walk order: one worker walks them in order.
-        spread_shards = self._spread and config.limit is None
+        spread_shards = self._spread and config.source.limit is None
         # The join with the report (AttachResume) does not keep the walk order either.
         claim_in_walk = self._check_keys and not spread_shards and not self._resume_files
         if self._check_keys and not claim_in_walk:
             shards = shards | "MarkClashes" >> MarkClashes()
         if self._resume_files:
             shards = shards | "AttachResume" >> AttachResume(
-                config, self._resume_files, spread_shards
+                config.target, config.transport, self._resume_files, spread_shards
             )
         if spread_shards:
             shards = shards | "SpreadShards" >> beam.Reshuffle()
         plans = (
             shards
-            | "WalkShards" >> beam.ParDo(_WalkShardsFn(config, claim_in_walk))
-            | "DecidePut" >> beam.ParDo(DecidePutFn(config))
-        )
+            | "WalkShards"
+            >> beam.ParDo(
+                _WalkShardsFn(config.source, config.target.prefix, config.output, claim_in_walk)
+            )
+            | "DecidePut"
+            >> beam.ParDo(
+                DecidePutFn(
+                    config.target, config.transport, config.body, config.decision.put,
+                    config.source.limit,
+                )
+            )
+        )  # fmt: skip
         if self._spread and not spread_shards:
             plans = plans | "SpreadUploads" >> beam.Reshuffle()
         return (
             plans
-            | "Upload" >> beam.ParDo(UploadFn(config))
-            | "CountResults" >> beam.ParDo(_CountResultsFn(config))
+            | "Upload"
+            >> beam.ParDo(
+                UploadFn(
+                    config.target, config.transport, config.decision, config.body, config.output
+                )
+            )
+            | "CountResults" >> beam.ParDo(_CountResultsFn(config.target.bucket, config.output))
         )
 
 
 class UploadSources(_UploadTransform):
     """PCollection[str] of SOURCEs -> PCollection[FileResult], one per file.
 
-    ``config`` says where and how to upload (``pipeline.config.UploadConfig``); ``spread``
+    ``config`` says where and how to upload (``pipeline.options.UploadConfig``); ``spread``
     puts Reshuffles between the steps so that a distributed runner spreads directory
     shards over its workers (leave it off on a single local worker, where it only costs
     memory). A SOURCE that does not exist becomes a failed result, not an error.
 
     Two SOURCEs that give two files one key upload the first SOURCE's file (first in
-    ``config.sources``; SOURCEs it does not name come after, in no set order) and fail
-    the other. Naming the one SOURCE in ``config.sources`` spares a one-root run that check.
+    ``config.source.sources``; SOURCEs it does not name come after, in no set order) and fail
+    the other. Naming the one SOURCE in ``config.source.sources`` spares a one-root run that check.
     """
 
     def expand(self, sources: beam.PCollection) -> beam.PCollection:
         config = self._config
         streamed = not self._spread
         subtrees = sources | "SplitSources" >> beam.ParDo(_SplitSourcesFn(config, streamed))
-        if self._spread and config.limit is None:
+        if self._spread and config.source.limit is None:
             subtrees = subtrees | "SpreadSubtrees" >> beam.Reshuffle()
         upload = UploadShards(config, self._spread, self._resume_files, _may_clash(config))
         return (
             subtrees
-            | "ShardSubtrees" >> beam.ParDo(_ShardSubtreesFn(config))
+            | "ShardSubtrees"
+            >> beam.ParDo(_ShardSubtreesFn(config.target.prefix, config.source.follow_symlinks))
             | "UploadShards" >> upload
         )
 
@@ -370,8 +371,9 @@ class UploadTree(_UploadTransform):
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         config = self._config
-        if config.files_from is not None:
-            shards = pbegin | "ShardFileList" >> ShardFileList(config, self._spread)
+        if config.source.files_from is not None:
+            shard_list = ShardFileList(config.source, config.target, config.transport, self._spread)
+            shards = pbegin | "ShardFileList" >> shard_list
             results = shards | "UploadShards" >> UploadShards(
                 config, self._spread, self._resume_files
             )
@@ -379,12 +381,14 @@ class UploadTree(_UploadTransform):
             # One element, flattened in order: --limit counts files in command-line order.
             results = (
                 pbegin
-                | "ListSources" >> beam.Create([config.sources], reshuffle=False)
+                | "ListSources" >> beam.Create([config.source.sources], reshuffle=False)
                 | "EachSource" >> beam.FlatMap(iter)
                 | "UploadSources" >> UploadSources(config, self._spread, self._resume_files)
             )
-        if config.report_path is not None:
-            _ = results | "WriteReport" >> WriteReport(config)
+        if config.records.report_path is not None:
+            _ = results | "WriteReport" >> WriteReport(
+                config.records, config.target, config.transport
+            )
         return (
             results
             # No default for an empty run (that would cost a side-input stage); the

@@ -21,7 +21,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline import interrupt
-from pipeline.config import UploadConfig
+from pipeline.options import TargetOptions, TransportOptions
 from pipeline.transport import Transport, open_transport
 
 IN_FLIGHT_BYTES = 64 * 1024 * 1024  # bodies of single PUTs in flight per worker
@@ -31,9 +31,10 @@ Outcome = TypeVar("Outcome")
 
 
 class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: ignore[misc]
-    def __init__(self, config: UploadConfig) -> None:
+    def __init__(self, target: TargetOptions, transport: TransportOptions) -> None:
         super().__init__()
-        self._config = config
+        self._target = target
+        self._options = transport
         self._transport: Transport | None = None
         self._finished: queue.SimpleQueue[tuple[Context, int, Outcome]] | None = None
         self._pending = 0
@@ -42,7 +43,7 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
     def transport(self) -> Transport:
         """This worker's transport, opened on first use (some runs need none)."""
         if self._transport is None:
-            self._transport = open_transport(self._config)
+            self._transport = open_transport(self._target, self._options)
         return self._transport
 
     def setup(self) -> None:
@@ -68,7 +69,7 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
         self._queue().put((context, size, outcome))
 
     def _full(self) -> bool:
-        window = self._config.concurrency
+        window = self._options.concurrency
         return self._pending >= window or self._pending_bytes >= IN_FLIGHT_BYTES
 
     def submit(

@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 from collections.abc import Iterator
 from typing import IO, Any
 
 from pipeline.errors import UsageError
 from pipeline.records import Action, FileResult, LocalFile
+from pipeline.transport.base import ErrorKind
+from pipeline.transport.control import Control, S3Error
 
 _LOGGER = logging.getLogger(__name__)
 _DONE_ACTIONS = {Action.UPLOADED.value, Action.SKIPPED.value}
@@ -66,48 +69,33 @@ def is_remote(uri: str) -> bool:
 
 
 @contextlib.contextmanager
-def open_text(uri: str, client: Any = None) -> Iterator[IO[str]]:
+def open_text(uri: str, control: Control | None = None) -> Iterator[IO[str]]:
     """A report file (local or s3://) for reading, line by line."""
     if is_remote(uri):
-        import smart_open
-
-        with smart_open.open(
-            uri, "r", encoding="utf-8", errors="surrogateescape",
-            transport_params={"client": client},
-        ) as f:  # fmt: skip
+        assert control is not None
+        with control.read_text(uri) as f:
             yield f
     else:
         with open(uri, encoding="utf-8", errors="surrogateescape") as f:
             yield f
 
 
-def stage_in(uri: str, local: str, client: Any) -> None:
+def stage_in(uri: str, local: str, control: Control) -> None:
     """Copy the report at s3:// ``uri`` (if there is one) to ``local``.
 
     Only a missing report is "no report yet"; one that is there but cannot be read stops
     the run (exit 2), so that it is never written over with this run's lines alone.
     """
-    import botocore.exceptions
-
-    bucket, _, key = uri[5:].partition("/")
     try:
-        data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except botocore.exceptions.ClientError as e:
-        if e.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+        with control.read(uri) as src, open(local, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    except S3Error as e:
+        if e.kind is not ErrorKind.NOT_FOUND:
             raise UsageError(f"cannot read the report {uri}: {e}") from e
-        data = b""  # no report yet
-    except botocore.exceptions.BotoCoreError as e:
-        raise UsageError(f"cannot read the report {uri}: {e}") from e
-    with open(local, "wb") as dst:
-        dst.write(data)
+        open(local, "wb").close()  # no report yet
 
 
-def stage_out(local: str, uri: str, client: Any) -> None:
+def stage_out(local: str, uri: str, control: Control) -> None:
     """Write the whole local report to s3:// ``uri``."""
-    import smart_open
-
-    with (
-        open(local, "rb") as src,
-        smart_open.open(uri, "wb", transport_params={"client": client}) as dst,
-    ):
-        dst.write(src.read())
+    with open(local, "rb") as src, control.write(uri) as dst:
+        shutil.copyfileobj(src, dst)

@@ -10,18 +10,20 @@ line; an ``s3://`` shard is stored when its bundle ends. Each line names the wor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO
 
 import apache_beam as beam
 
 from pipeline import report
-from pipeline.config import UploadConfig
+from pipeline.options import RecordOptions, TargetOptions, TransportOptions
 from pipeline.records import FileResult
 from pipeline.resume import REPORT_SUFFIX
+from pipeline.transport import open_control
 
 
 def worker_name() -> str:
@@ -32,51 +34,45 @@ def worker_name() -> str:
 class _WriteReportFn(beam.DoFn):  # type: ignore[misc]
     """FileResult -> (one line in the report, flushed)."""
 
-    def __init__(self, config: UploadConfig) -> None:
+    def __init__(
+        self, records: RecordOptions, target: TargetOptions, transport: TransportOptions
+    ) -> None:
         super().__init__()
-        self._config = config
-        self._file: IO[str] | None = None
+        self._records = records
+        self._target = target
+        self._transport = transport
+        self._file: contextlib.ExitStack | None = None
+        self._lines: IO[str] | None = None
         self._worker = ""
-        self._client: Any = None
 
     def setup(self) -> None:
         self._worker = worker_name()
         self._file = None
+        self._lines = None
 
-    def _open_shard(self) -> IO[str]:
-        path = self._config.report_path
+    def _open(self, stack: contextlib.ExitStack) -> IO[str]:
+        path = self._records.report_path
         assert path is not None
+        if not self._records.report_shards:
+            return stack.enter_context(open(path, "a", encoding="utf-8"))
         name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}{REPORT_SUFFIX}"
         if report.is_remote(path):
-            import smart_open
-
-            if self._client is None:
-                from pipeline.transport.boto import make_client
-
-                config = self._config
-                self._client = make_client(config.endpoint, config.ca_bundle, config.profile)
-            uri = path.rstrip("/") + "/" + name
-            opened: IO[str] = smart_open.open(
-                uri, "w", encoding="utf-8", transport_params={"client": self._client}
-            )
-            return opened
+            control = open_control(self._target, self._transport)
+            stack.callback(control.close)
+            return stack.enter_context(control.write_text(path.rstrip("/") + "/" + name))
         os.makedirs(path, exist_ok=True)
-        return open(os.path.join(path, name), "a", encoding="utf-8")
+        return stack.enter_context(open(os.path.join(path, name), "a", encoding="utf-8"))
 
     def process(self, result: FileResult) -> Iterator[None]:
-        if self._file is None:
-            path = self._config.report_path
-            assert path is not None
-            if self._config.report_shards:
-                self._file = self._open_shard()
-            else:
-                self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
-        self._file.write(report.report_line(result, self._worker))
-        self._file.flush()
+        if self._lines is None:
+            self._file = contextlib.ExitStack()
+            self._lines = self._open(self._file)
+        self._lines.write(report.report_line(result, self._worker))
+        self._lines.flush()
         return iter(())
 
     def finish_bundle(self) -> None:
-        if self._config.report_shards:
+        if self._records.report_shards:
             self._close()
 
     def teardown(self) -> None:
@@ -84,16 +80,19 @@ class _WriteReportFn(beam.DoFn):  # type: ignore[misc]
 
     def _close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            self._lines = None
+            file, self._file = self._file, None
+            file.close()
 
 
 class WriteReport(beam.PTransform):  # type: ignore[misc]
     """PCollection[FileResult] -> (the report written)."""
 
-    def __init__(self, config: UploadConfig) -> None:
+    def __init__(
+        self, records: RecordOptions, target: TargetOptions, transport: TransportOptions
+    ) -> None:
         super().__init__()
-        self._config = config
+        self._fn = _WriteReportFn(records, target, transport)
 
     def expand(self, results: beam.PCollection) -> beam.PCollection:
-        return results | "WriteLines" >> beam.ParDo(_WriteReportFn(self._config))
+        return results | "WriteLines" >> beam.ParDo(self._fn)

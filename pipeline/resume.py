@@ -17,32 +17,34 @@ from typing import Any
 import apache_beam as beam
 
 from pipeline import report
-from pipeline.config import UploadConfig
 from pipeline.errors import UsageError
+from pipeline.options import TargetOptions, TransportOptions
 from pipeline.shards import Shard, directory_of
+from pipeline.transport import open_control
+from pipeline.transport.control import Control, S3Error, split_uri
 
 _LOGGER = logging.getLogger(__name__)
 REPORT_SUFFIX = ".jsonl"
 
 
-def resume_files(uri: str, client: Any = None) -> tuple[str, ...]:
+def resume_files(uri: str, control: Control | None = None) -> tuple[str, ...]:
     """The report files at ``uri``: the file itself, or every *.jsonl below a directory
     or s3:// prefix. None yet is an empty tuple (a first run)."""
     if report.is_remote(uri):
-        bucket, _, key = uri[5:].partition("/")
-        if key and not key.endswith("/"):
-            try:
-                client.head_object(Bucket=bucket, Key=key)
-                return (uri,)
-            except client.exceptions.ClientError:
+        assert control is not None
+        bucket, key = split_uri(uri)
+        try:
+            if key and not key.endswith("/"):
+                if control.exists(bucket, key):
+                    return (uri,)
                 key += "/"
-        found = []
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
-            found += [
-                f"s3://{bucket}/{obj['Key']}"
-                for obj in page.get("Contents", [])
-                if obj["Key"].endswith(REPORT_SUFFIX)
+            found = [
+                f"s3://{bucket}/{obj.key}"
+                for obj in control.list_objects(bucket, key)
+                if obj.key.endswith(REPORT_SUFFIX)
             ]
+        except S3Error as e:
+            raise UsageError(f"cannot read the report {uri}: {e}") from e
         return tuple(sorted(found))
     if os.path.isdir(uri):
         return tuple(
@@ -56,25 +58,28 @@ def resume_files(uri: str, client: Any = None) -> tuple[str, ...]:
 class _ReadDoneFn(beam.DoFn):  # type: ignore[misc]
     """A report file -> (key directory, done record) for each file it records done."""
 
-    def __init__(self, config: UploadConfig) -> None:
+    def __init__(self, target: TargetOptions, transport: TransportOptions) -> None:
         super().__init__()
-        self._config = config
-        self._client: Any = None
+        self._target = target
+        self._transport = transport
+        self._control: Control | None = None
 
     def process(self, uri: str) -> Iterator[tuple[str, report.DoneRecord]]:
-        if report.is_remote(uri) and self._client is None:
-            from pipeline.transport.boto import make_client
-
-            config = self._config
-            self._client = make_client(config.endpoint, config.ca_bundle, config.profile)
+        if report.is_remote(uri) and self._control is None:
+            self._control = open_control(self._target, self._transport)
         try:
-            with report.open_text(uri, self._client) as lines:
+            with report.open_text(uri, self._control) as lines:
                 for line in lines:
                     record = report.parse_done(line)
                     if record is not None:
                         yield directory_of(record[0]), record
-        except OSError as e:
+        except (OSError, S3Error) as e:
             raise UsageError(f"cannot read the report {uri}: {e}") from e
+
+    def teardown(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
 
 
 def _attach_done(
@@ -95,9 +100,16 @@ def _attach_done(
 class AttachResume(beam.PTransform):  # type: ignore[misc]
     """Shard -> the same Shard carrying the resume records of its files."""
 
-    def __init__(self, config: UploadConfig, files: tuple[str, ...], spread: bool) -> None:
+    def __init__(
+        self,
+        target: TargetOptions,
+        transport: TransportOptions,
+        files: tuple[str, ...],
+        spread: bool,
+    ) -> None:
         super().__init__()
-        self._config = config
+        self._target = target
+        self._transport = transport
         self._files = files
         self._spread = spread
 
@@ -105,7 +117,7 @@ class AttachResume(beam.PTransform):  # type: ignore[misc]
         files = shards.pipeline | "ListReports" >> beam.Create(list(self._files), reshuffle=False)
         if self._spread:
             files = files | "SpreadReports" >> beam.Reshuffle()
-        done = files | "ReadReports" >> beam.ParDo(_ReadDoneFn(self._config))
+        done = files | "ReadReports" >> beam.ParDo(_ReadDoneFn(self._target, self._transport))
         keyed = shards | "KeyShards" >> beam.Map(lambda shard: (shard.key_prefix, shard))
         return (
             {"shards": keyed, "done": done}

@@ -20,8 +20,8 @@ import uuid
 from typing import Any
 
 from pipeline import interrupt, progress
-from pipeline.config import UploadConfig
 from pipeline.errors import UsageError
+from pipeline.options import TargetOptions, UploadConfig
 from pipeline.results import METRICS_NAMESPACE, Summary
 
 _LOGGER = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def pipeline_options(beam_options: dict[str, Any]) -> Any:
     return options
 
 
-def _point_beam_s3_at(options: Any, config: UploadConfig) -> None:
+def _point_beam_s3_at(options: Any, target: TargetOptions) -> None:
     """Beam's own s3:// filesystem (the text source of --files-from) reads from the run's
     endpoint, region and CA bundle, unless Beam's --s3_* options say otherwise; its
     credentials come from the standard AWS chain on each worker."""
@@ -67,11 +67,11 @@ def _point_beam_s3_at(options: Any, config: UploadConfig) -> None:
 
     s3 = options.view_as(S3Options)
     if s3.s3_endpoint_url is None:
-        s3.s3_endpoint_url = config.endpoint.url
+        s3.s3_endpoint_url = target.endpoint.url
     if s3.s3_region_name is None:
-        s3.s3_region_name = config.endpoint.region
-    if s3.s3_verify is None and config.ca_bundle is not None:
-        s3.s3_verify = config.ca_bundle
+        s3.s3_region_name = target.endpoint.region
+    if s3.s3_verify is None and target.ca_bundle is not None:
+        s3.s3_verify = target.ca_bundle
 
 
 def _runner_name(options: Any) -> str:
@@ -238,7 +238,7 @@ def run_pipeline(
     """Build and run the pipeline; return the run's summary."""
     options = pipeline_options(beam_options)
     check_counts_reachable(options)
-    _point_beam_s3_at(options, config)
+    _point_beam_s3_at(options, config.target)
     # Read before the pipeline is built: Beam clears the runner option when it does.
     local, spread, flink_master = is_local(options), spreads_work(options), _flink_master(options)
     summary_path, local_dir = _summary_location(options)
@@ -252,7 +252,7 @@ def run_pipeline(
             result = _run_job(config, options, summary_path, resume_files, spread, local,
                               flink_master)  # fmt: skip
             counters = _counters(result)
-            bar = progress.for_run(config.run_id)
+            bar = progress.for_run(config.output.run_id)
             if bar is not None and counters is not None and not local:
                 bar.show_counts(counters)
             written = _read_summary(summary_path)
@@ -284,7 +284,7 @@ def _run_job(
 
     p = beam.Pipeline(options=options)
     _ = p | "UploadTree" >> UploadTree(config, summary_path, spread, resume_files)
-    bar = progress.for_run(config.run_id)
+    bar = progress.for_run(config.output.run_id)
     if bar is not None and not local:
         bar.show_stage("submitting the job")
     started = time.time()
@@ -300,7 +300,7 @@ def _run_job(
             if local:
                 result.wait_until_finish()
             else:
-                _wait(result, config.run_id, flink_master)
+                _wait(result, config.output.run_id, flink_master)
     except RunFailed:
         raise
     except Exception as e:  # the runner's error, said in one line
@@ -314,10 +314,13 @@ def _run_job(
 def abort_open_uploads(config: UploadConfig, since: float) -> None:
     """Abort the multipart uploads that this run's workers left open under the prefix
     (after a remote job is cancelled, or when a second Ctrl-C stops at once)."""
-    if config.dry_run:
+    if config.decision.dry_run:
         return
     from pipeline.orphans import abort_uploads_under
-    from pipeline.transport.boto import make_client
+    from pipeline.transport import open_control
 
-    client = make_client(config.endpoint, config.ca_bundle, config.profile)
-    abort_uploads_under(client, config.bucket, config.prefix, since)
+    control = open_control(config.target, config.transport)
+    try:
+        abort_uploads_under(control, config.target.bucket, config.target.prefix, since)
+    finally:
+        control.close()

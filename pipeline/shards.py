@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix, relative_key
 from pipeline.records import Action, FileResult, LocalFile
-from pipeline.source import Root, failed, skipped, walk_file
+from pipeline.sources.base import Root
+from pipeline.sources.filesystem import failed, skipped, walk_file
 
 SHARD_FILES = 2000  # entries of one directory in a shard
 SPLIT_DIRECTORIES = 64  # directories read while splitting a root; the rest go whole

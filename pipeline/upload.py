@@ -13,17 +13,24 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from pipeline import interrupt, progress
 from pipeline.body import Body, body_spec, prepared_body
-from pipeline.config import PutMode
 from pipeline.inflight import InFlightDoFn
+from pipeline.options import (
+    BodyOptions,
+    DecisionOptions,
+    OutputOptions,
+    PutMode,
+    TargetOptions,
+    TransportOptions,
+)
 from pipeline.orphans import abort_orphaned_uploads
 from pipeline.records import Action, FileResult, LocalFile, PutPlan
-from pipeline.source import read_error
-from pipeline.transport import PutOutcome, PutRequest
-from pipeline.transport.boto import make_client
+from pipeline.sources.filesystem import read_error
+from pipeline.transport import PutOutcome, PutRequest, open_control
+from pipeline.transport.base import ErrorKind
+from pipeline.transport.control import Control
 
 MAX_COPY_BYTES = 5 * 1024**3  # the most one CopyObject request copies
 
@@ -59,20 +66,32 @@ def _change_since_walk(file: LocalFile) -> str:
 class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
     """PutPlan -> FileResult; a FileResult passes."""
 
-    _client: Any = None  # boto3, for cleaning up after multipart uploads; made on first use
+    def __init__(
+        self,
+        target: TargetOptions,
+        transport: TransportOptions,
+        decision: DecisionOptions,
+        body: BodyOptions,
+        output: OutputOptions,
+    ) -> None:
+        super().__init__(target, transport)
+        self._decision = decision
+        self._body = body
+        self._run_id = output.run_id
+        self._control: Control | None = None  # for cleaning up after multipart uploads
 
     def process(self, plan: PutPlan | FileResult) -> Iterator[FileResult]:
         if isinstance(plan, FileResult):
             yield plan
             return
         file = plan.file
-        if self._config.dry_run:
+        if self._decision.dry_run:
             yield FileResult.of(file, Action.WOULD_UPLOAD, reason=plan.reason)
             return
         if interrupt.requested():
             yield FileResult.of(file, Action.NOT_STARTED, reason="interrupted before it started")
             return
-        if self._config.put is PutMode.COPY:
+        if self._decision.put is PutMode.COPY:
             yield from self._copy(plan)
             return
         try:
@@ -84,7 +103,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
 
     def _prepare(self, plan: PutPlan) -> _Upload:
         file = plan.file
-        spec = body_spec(file, self._config)
+        spec = body_spec(file, self._body)
         cleanup = None
         if spec.gzip or file.data is not None:
             cleanup = contextlib.ExitStack()
@@ -102,6 +121,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             size=body.size,
             content_type=spec.content_type,
             content_encoding=spec.content_encoding,
+            headers=self._body.headers,
         )
         return _Upload(plan=plan, request=request, started=time.monotonic(), cleanup=cleanup)
 
@@ -127,25 +147,24 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             )
             return
         # A multipart body is buffered part by part within awscrt's own memory limit.
-        held = min(upload.request.size, self._config.multipart_threshold)
+        held = min(upload.request.size, self._options.multipart_threshold)
         request = upload.request
-        bar = progress.for_run(self._config.run_id)
+        bar = progress.for_run(self._run_id)
         sent = bar.sent if bar is not None else None
         yield from self.submit(
             upload, lambda done: self.transport().put(request, done, sent), size=held
         )
 
-    def _control_client(self) -> Any:
-        if self._client is None:
-            config = self._config
-            self._client = make_client(config.endpoint, config.ca_bundle, config.profile)
-        return self._client
+    def _control_plane(self) -> Control:
+        if self._control is None:
+            self._control = open_control(self._target, self._options)
+        return self._control
 
     def teardown(self) -> None:
         super().teardown()
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        if self._control is not None:
+            self._control.close()
+            self._control = None
 
     def on_interrupt(self) -> None:
         if self._transport is not None:
@@ -155,7 +174,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
         retry = (
             outcome.error
             and outcome.retryable
-            and upload.attempt < self._config.retries
+            and upload.attempt < self._options.retries
             and not interrupt.requested()
         )
         if retry:
@@ -163,9 +182,9 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             return self._send(upload)
         if upload.cleanup is not None:
             upload.cleanup.close()
-        if upload.request is not None and upload.request.size > self._config.multipart_threshold:
+        if upload.request is not None and upload.request.size > self._options.multipart_threshold:
             abort_orphaned_uploads(
-                self._control_client(), self._config.bucket, upload.request.key,
+                self._control_plane(), self._target.bucket, upload.request.key,
                 upload.started_wall,
             )  # fmt: skip
         file = upload.plan.file
@@ -176,9 +195,9 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             return [FileResult.of(file, Action.NOT_STARTED, reason=reason, seconds=seconds)]
         if outcome.error and upload.request is not None and upload.request.path is not None:
             # A file that could not be read is a local error, whatever the transport said.
-            outcome = dataclasses.replace(
-                outcome, error=read_error(upload.request.path) or outcome.error
-            )
+            unreadable = read_error(upload.request.path)
+            if unreadable:
+                outcome = dataclasses.replace(outcome, error=unreadable, kind=ErrorKind.LOCAL)
         if outcome.error or change:
             error = "; ".join(part for part in (change, outcome.error) if part)
             return [

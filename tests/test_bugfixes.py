@@ -13,20 +13,24 @@ import pytest
 from botocore.stub import Stubber
 
 from pipeline import progress
-from pipeline.config import UploadConfig
 from pipeline.errors import UsageError
 from pipeline.graph import _WalkShardsFn
+from pipeline.options import UploadConfig
 from pipeline.report import stage_in
 from pipeline.shards import shard_subtree, split_root
-from pipeline.source import Root
+from pipeline.sources.base import Root
+from pipeline.transport.boto import BotocoreControl
 from tests.conftest import make_tree
 
 
 def _stubbed_client() -> tuple[Any, Stubber]:
+    """The botocore control plane, its client's answers stubbed."""
     client = boto3.client(
         "s3", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
     )
-    return client, Stubber(client)
+    control = BotocoreControl(UploadConfig.for_bucket("reports", "http://127.0.0.1:9").target)
+    control._client_made = client
+    return control, Stubber(client)
 
 
 def test_an_s3_report_that_cannot_be_read_stops_the_run(tmp_path: Path) -> None:
@@ -51,7 +55,7 @@ def test_files_settled_by_the_walk_count_as_found(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "src", {"a.txt": b"a", "b.txt": b"b"})
     os.symlink(tree / "nowhere", tree / "broken")  # skipped by the walk, yet finished
     config = UploadConfig.for_bucket("bkt", "http://127.0.0.1:9", run_id="regression")
-    walk = _WalkShardsFn(config)
+    walk = _WalkShardsFn(config.source, "", config.output)
     walk.setup()
     root = Root(str(tree), str(tree))
     shards = [s for subtree in split_root(root, whole=True) for s in shard_subtree(subtree, "")]

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from pipeline import cli
-from pipeline.config import UploadConfig, resolve_endpoint
 from pipeline.errors import UsageError
+from pipeline.options import (
+    TargetOptions,
+    TransportOptions,
+    UploadConfig,
+    WalkKind,
+    resolve_endpoint,
+)
+from pipeline.options.values import parse_size
 from pipeline.run import DEFAULT_RUNNER, pipeline_options
 
 
@@ -39,16 +46,22 @@ def test_endpoint_resolution() -> None:
 def test_config_validation() -> None:
     endpoint = resolve_endpoint("http://h:1", "r", None, "bkt")
     with pytest.raises(UsageError):
-        UploadConfig(bucket="bkt", endpoint=endpoint, concurrency=0)
+        TransportOptions(concurrency=0)
     with pytest.raises(UsageError):
-        UploadConfig(bucket="b", endpoint=endpoint)
+        TargetOptions(bucket="b", endpoint=endpoint)
+    with pytest.raises(UsageError, match="--put copy and --walk s3"):
+        UploadConfig.for_bucket("bkt", "http://h:1", walk=WalkKind.S3)
+    with pytest.raises(TypeError, match="no option group"):
+        UploadConfig.for_bucket("bkt", "http://h:1", no_such_option=1)
+    config = UploadConfig.for_bucket("bkt", "http://h:1", prefix="p/", concurrency=4)
+    assert (config.target.prefix, config.transport.concurrency) == ("p/", 4)
 
 
 @pytest.mark.parametrize(
     ("text", "size"), [("8MiB", 8 * 1024**2), ("5m", 5 * 1024**2), ("100", 100), ("1GB", 1024**3)]
 )
 def test_parse_size(text: str, size: int) -> None:
-    assert cli.parse_size(text) == size
+    assert parse_size(text) == size
 
 
 def test_beam_options_pass_through_and_ours_stay_ours() -> None:

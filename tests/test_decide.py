@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import PutMode
 from pipeline.decide import decide_put
+from pipeline.options import PutMode
 from pipeline.records import RemoteObject
 
 REMOTE = RemoteObject(key="k", size=3, etag="900150983cd24fb0d6963f7d28e17f72")  # md5("abc")

@@ -9,12 +9,12 @@ import apache_beam as beam
 import pytest
 from apache_beam.pipeline import PipelineVisitor
 
-from pipeline.config import UploadConfig
 from pipeline.filters import EXCLUDE, FileFilter
 from pipeline.graph import UploadTree
+from pipeline.options import UploadConfig
 from pipeline.records import Action, FileResult, LocalFile
 from pipeline.shards import KeyClaims, Shard, mark_clashes, shard_subtree, split_root, walk_shard
-from pipeline.source import Root
+from pipeline.sources.base import Root
 from tests.conftest import bucket_objects, make_tree
 
 SPREAD = ["--direct_num_workers", "2"]  # the local runner with Reshuffles between shards

@@ -47,6 +47,6 @@ def test_key_problems() -> None:
     ],
 )
 def test_member_key_names_never_escape(name: str, key: str | None) -> None:
-    from pipeline.archive import member_key_name
+    from pipeline.sources.tar import member_key_name
 
     assert member_key_name(name) == key

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from pipeline import shards
-from pipeline.file_list import shards_of_lines
 from pipeline.records import Action, FileResult, LocalFile
 from pipeline.shards import Shard, batch_carried, shard_subtree, split_root, walk_shard
-from pipeline.source import Root, resolve_sources, walk
+from pipeline.sources.base import Root
+from pipeline.sources.file_list import shards_of_lines
+from pipeline.sources.filesystem import resolve_sources, walk
 from tests.conftest import make_tree
 
 
@@ -82,7 +83,7 @@ def test_a_directory_gone_before_its_worker_reads_it_is_a_failure(tmp_path: Path
 
 
 def test_file_list_lines_become_shards_per_directory(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pipeline.file_list.SHARD_FILES", 2)
+    monkeypatch.setattr("pipeline.sources.file_list.SHARD_FILES", 2)
     lines = ["a/1\n", "a/2\n", "a/3\n", "\n", "b/1\r\n", "../up\n", "/abs\n", "top\n"]
     got = list(shards_of_lines(lines, "/src", "p"))
     named = [(s.key_prefix, s.directory, s.names) for s in got if s.names]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.records import Action, FileResult
-from pipeline.source import Root, resolve_sources, walk
+from pipeline.sources.base import Root
+from pipeline.sources.filesystem import resolve_sources, walk
 
 
 def test_walk_is_sorted_and_reports_special_files(tmp_path: Path) -> None:
@@ -51,7 +52,7 @@ def test_an_unreadable_directory_becomes_a_failure_and_the_walk_goes_on(
     # Root reads every directory, so the refusal is simulated for this narrow unit test.
     import os
 
-    from pipeline import source
+    from pipeline.sources import filesystem as source
 
     for name in ("open/a.txt", "closed/b.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,10 @@
-"""How requests reach S3: one interface, backends behind it."""
+"""How requests reach S3: one interface, backends behind it.
+
+``open_transport`` gives a worker its data plane (many HEAD, LIST and PUT requests in
+flight); ``open_control`` the synchronous control plane of the same endpoint. Both come
+from one Transport class: ``TransportOptions.kind``'s, or ``TransportOptions.factory``
+(a test injects a fake there, and every S3 request of the run goes to it).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,38 @@ from typing import TYPE_CHECKING
 from pipeline.transport.base import HeadOutcome, ListOutcome, PutOutcome, PutRequest, Transport
 
 if TYPE_CHECKING:
-    from pipeline.config import UploadConfig
+    from pipeline.options import TargetOptions, TransportOptions
+    from pipeline.transport.control import Control
 
-__all__ = ["HeadOutcome", "ListOutcome", "PutOutcome", "PutRequest", "Transport", "open_transport"]
+__all__ = [
+    "HeadOutcome",
+    "ListOutcome",
+    "PutOutcome",
+    "PutRequest",
+    "Transport",
+    "open_control",
+    "open_transport",
+]
 
 
-def open_transport(config: UploadConfig) -> Transport:
-    """The transport for ``config``; imported lazily so that ``--help`` stays fast."""
-    if config.transport == "boto3":
+def transport_class(options: TransportOptions) -> type[Transport]:
+    """The Transport class of ``options``; imported lazily so that ``--help`` stays fast."""
+    from pipeline.options import TransportKind
+
+    if options.factory is not None:
+        return options.factory
+    if options.kind is TransportKind.BOTO3:
         from pipeline.transport.boto3_transport import Boto3Transport
 
-        return Boto3Transport(config)
+        return Boto3Transport
     from pipeline.transport.crt import CrtTransport
 
-    return CrtTransport(config)
+    return CrtTransport
+
+
+def open_transport(target: TargetOptions, options: TransportOptions) -> Transport:
+    return transport_class(options)(target, options)
+
+
+def open_control(target: TargetOptions, options: TransportOptions) -> Control:
+    return transport_class(options).open_control(target, options)

@@ -1,16 +1,81 @@
 """The transport interface: asynchronous HEAD, LIST and PUT whose failures are values.
 
 Each call returns at once; ``on_done`` is called exactly once with the outcome, on a
-transport thread, so it must be quick and thread-safe (e.g. put it on a queue).
+transport thread, so it must be quick and thread-safe (e.g. put it on a queue). A failed
+outcome carries an ``ErrorKind`` (what the caller acts on) and a message (what a person
+reads). The synchronous requests of the control plane (bucket checks, listings of
+sources and reports, report files, open multipart uploads) are the transport's too:
+``Transport.open_control``.
 """
 
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipeline.records import RemoteObject
+
+if TYPE_CHECKING:
+    from pipeline.options import TargetOptions, TransportOptions
+    from pipeline.transport.control import Control
+
+
+class ErrorKind(enum.Enum):
+    """What kind of failure a request met."""
+
+    NOT_FOUND = "not found"  # no such bucket or key
+    DENIED = "access denied"
+    WRONG_REGION = "wrong region"
+    REFUSED = "refused"  # any other 4xx answer
+    DAMAGED = "damaged"  # the body was damaged on the way, or a part went missing
+    TIMED_OUT = "timed out"
+    SERVER = "server error"  # 5xx, after the transport's own retries
+    NETWORK = "network"  # no connection, or it broke, after the transport's own retries
+    TLS = "tls"  # the certificate check failed
+    CANCELLED = "cancelled"  # by cancel_all (Ctrl-C): nothing was stored
+    LOCAL = "local"  # a local file could not be read
+
+    @property
+    def retryable(self) -> bool:
+        """Worth sending the whole file again: the transport does not retry these itself."""
+        return self in (ErrorKind.DAMAGED, ErrorKind.TIMED_OUT)
+
+
+# S3 error codes of a body damaged on the way (the server's checksum check failed) or a
+# part the server could not match (its answer was lost and the part sent again): a new
+# attempt can cure them.
+_DAMAGED_CODES = frozenset(
+    {
+        "BadDigest",
+        "InvalidDigest",
+        "XAmzContentChecksumMismatch",
+        "XAmzContentSHA256Mismatch",
+        "IncompleteBody",
+        "InvalidPart",
+    }
+)
+
+
+def classify(status: int, code: str = "") -> ErrorKind:
+    """The kind of an S3 error answer: HTTP ``status`` (0: none came) and S3 ``code``."""
+    if code in _DAMAGED_CODES:
+        return ErrorKind.DAMAGED
+    if code == "RequestTimeout":
+        return ErrorKind.TIMED_OUT
+    if code in ("NoSuchKey", "NoSuchBucket", "NotFound") or status == 404:
+        return ErrorKind.NOT_FOUND
+    if code == "AccessDenied" or status == 403:
+        return ErrorKind.DENIED
+    if code == "PermanentRedirect" or status == 301:
+        return ErrorKind.WRONG_REGION
+    if status >= 500:
+        return ErrorKind.SERVER
+    if status >= 400:
+        return ErrorKind.REFUSED
+    return ErrorKind.NETWORK
 
 
 @dataclass(frozen=True)
@@ -21,30 +86,51 @@ class PutRequest:
     size: int
     content_type: str
     content_encoding: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # metadata: Cache-Control, x-amz-meta-*, ...
 
 
 @dataclass(frozen=True)
 class PutOutcome:
     etag: str = ""
     error: str = ""  # empty when the object was stored
-    retryable: bool = False  # worth sending again (e.g. the body was damaged on the way)
-    cancelled: bool = False  # stopped by cancel_all (Ctrl-C): nothing was stored
+    kind: ErrorKind | None = None  # set when ``error`` is
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind is not None and self.kind.retryable
+
+    @property
+    def cancelled(self) -> bool:
+        return self.kind is ErrorKind.CANCELLED
 
 
 @dataclass(frozen=True)
 class HeadOutcome:
     remote: RemoteObject | None = None  # None: no such key
     error: str = ""  # empty when the answer is known
+    kind: ErrorKind | None = None
 
 
 @dataclass(frozen=True)
 class ListOutcome:
     objects: dict[str, RemoteObject]  # key -> object, for keys directly under the prefix
     error: str = ""
+    kind: ErrorKind | None = None
 
 
 class Transport(abc.ABC):
-    """Sends requests for one bucket; many may be in flight at once."""
+    """Sends requests for one bucket (``target.bucket``); many may be in flight at once."""
+
+    def __init__(self, target: TargetOptions, options: TransportOptions) -> None:
+        self.target = target
+        self.options = options
+
+    @classmethod
+    def open_control(cls, target: TargetOptions, options: TransportOptions) -> Control:
+        """The control plane for ``target``'s endpoint (botocore unless overridden)."""
+        from pipeline.transport.boto import BotocoreControl
+
+        return BotocoreControl(target)
 
     @abc.abstractmethod
     def head(self, key: str, on_done: Callable[[HeadOutcome], None]) -> None:

@@ -1,13 +1,20 @@
-"""A boto3 client for the control plane (bucket checks, report files), same endpoint."""
+"""The control plane on botocore (``pipeline.transport.control.Control``), same endpoint
+and credentials as the data plane."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Iterator
+from typing import IO, Any
 
 import botocore.config
+import botocore.exceptions
 import botocore.session
 
-from pipeline.config import Endpoint
+from pipeline.options import Endpoint, TargetOptions
+from pipeline.transport.base import ErrorKind, classify
+from pipeline.transport.control import Control, ObjectInfo, OpenUpload, S3Error, split_uri
+from pipeline.transport.credentials import botocore_credentials
 
 _CONNECT_TIMEOUT_S = 10
 
@@ -27,3 +34,128 @@ def make_client(
             s3={"addressing_style": "path" if endpoint.path_style else "virtual"},
         ),
     )
+
+
+def s3_error(e: Exception, doing: str) -> S3Error:
+    """The S3Error for a botocore exception raised while ``doing`` something."""
+    if isinstance(e, botocore.exceptions.ClientError):
+        meta = e.response.get("ResponseMetadata", {})
+        status = meta.get("HTTPStatusCode") or 0
+        code = e.response.get("Error", {}).get("Code", "")
+        region = meta.get("HTTPHeaders", {}).get("x-amz-bucket-region", "")
+        kind = classify(status, code)
+        if status in (301, 400) and region:
+            kind = ErrorKind.WRONG_REGION
+        return S3Error(kind, f"{doing}: HTTP {status} {e}", region)
+    if isinstance(e, botocore.exceptions.SSLError):
+        return S3Error(ErrorKind.TLS, f"{doing}: {e}")
+    if isinstance(
+        e, (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)
+    ):
+        return S3Error(ErrorKind.TIMED_OUT, f"{doing}: {e}")
+    if isinstance(
+        e, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError)
+    ):
+        return S3Error(ErrorKind.NETWORK, f"{doing}: {e}")
+    return S3Error(ErrorKind.NETWORK, f"{doing}: {type(e).__name__}: {e}")
+
+
+_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+class BotocoreControl(Control):
+    def __init__(self, target: TargetOptions, max_attempts: int = 3) -> None:
+        self._target = target
+        self._max_attempts = max_attempts
+        self._client_made: Any = None
+
+    @property
+    def _client(self) -> Any:
+        if self._client_made is None:
+            target = self._target
+            self._client_made = make_client(
+                target.endpoint, target.ca_bundle, target.profile, self._max_attempts
+            )
+        return self._client_made
+
+    def check_bucket(self, bucket: str) -> None:
+        botocore_credentials(self._target.profile)  # none found: a UsageError of its own
+        try:
+            self._client.head_bucket(Bucket=bucket)
+        except _ERRORS as e:
+            raise s3_error(e, f"HEAD bucket {bucket}") from e
+
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        try:
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield ObjectInfo(
+                        key=obj["Key"],
+                        size=obj["Size"],
+                        etag=obj["ETag"].strip('"'),
+                        mtime=obj["LastModified"].timestamp(),
+                    )
+        except _ERRORS as e:
+            raise s3_error(e, f"LIST s3://{bucket}/{prefix}") from e
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self._client.head_object(Bucket=bucket, Key=key)
+        except _ERRORS as e:
+            error = s3_error(e, f"HEAD s3://{bucket}/{key}")
+            if error.kind is ErrorKind.NOT_FOUND:
+                return False
+            raise error from e
+        return True
+
+    @contextlib.contextmanager
+    def read(self, uri: str) -> Iterator[IO[bytes]]:
+        bucket, key = split_uri(uri)
+        try:
+            answer = self._client.get_object(Bucket=bucket, Key=key)
+        except _ERRORS as e:
+            raise s3_error(e, f"GET {uri}") from e
+        body = answer["Body"]
+        try:
+            yield body
+        finally:
+            body.close()
+
+    @contextlib.contextmanager
+    def write(self, uri: str) -> Iterator[IO[bytes]]:
+        import smart_open
+
+        try:
+            with smart_open.open(
+                uri, "wb", compression="disable", transport_params={"client": self._client}
+            ) as stream:
+                yield stream
+        except _ERRORS as e:
+            raise s3_error(e, f"PUT {uri}") from e
+
+    def open_uploads(self, bucket: str, prefix: str) -> Iterator[OpenUpload]:
+        pages = self._client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=bucket, Prefix=prefix
+        )
+        try:
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    yield OpenUpload(
+                        upload["Key"], upload["UploadId"], upload["Initiated"].timestamp()
+                    )
+        except _ERRORS as e:
+            raise s3_error(e, f"LIST uploads of s3://{bucket}/{prefix}") from e
+
+    def abort_upload(self, bucket: str, upload: OpenUpload) -> None:
+        try:
+            self._client.abort_multipart_upload(
+                Bucket=bucket, Key=upload.key, UploadId=upload.upload_id
+            )
+        except _ERRORS as e:
+            raise s3_error(e, f"abort the upload of s3://{bucket}/{upload.key}") from e
+
+    def close(self) -> None:
+        if self._client_made is not None:
+            self._client_made.close()
+            self._client_made = None

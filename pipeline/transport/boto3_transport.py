@@ -21,16 +21,17 @@ import s3transfer.exceptions
 from boto3.s3.transfer import TransferConfig
 from s3transfer.manager import TransferManager
 
-from pipeline.config import UploadConfig
+from pipeline.options import TargetOptions, TransportOptions
 from pipeline.records import RemoteObject
 from pipeline.transport.base import (
+    ErrorKind,
     HeadOutcome,
     ListOutcome,
     PutOutcome,
     PutRequest,
     Transport,
 )
-from pipeline.transport.crt import RETRYABLE_CODES
+from pipeline.transport.boto import s3_error
 
 _MAX_THREADS = 64
 _ARGUMENT_OF_HEADER = {
@@ -62,28 +63,31 @@ def extra_args(request: PutRequest, headers: tuple[tuple[str, str], ...]) -> dic
     return args
 
 
-def _error(operation: str, e: Exception) -> tuple[str, bool]:
-    if isinstance(e, botocore.exceptions.ClientError):
-        code = e.response.get("Error", {}).get("Code", "")
-        return f"{operation} failed: {e}", code in RETRYABLE_CODES
-    return f"{operation} failed: {type(e).__name__}: {e}", False
+def _error(operation: str, e: Exception) -> tuple[str, ErrorKind]:
+    """The message and kind of a failed request (a local file that cannot be read: LOCAL)."""
+    if isinstance(e, OSError) and not isinstance(e, botocore.exceptions.BotoCoreError):
+        return f"{operation} failed: {type(e).__name__}: {e}", ErrorKind.LOCAL
+    error = s3_error(e, f"{operation} failed")
+    return str(error), error.kind
 
 
 class Boto3Transport(Transport):
-    def __init__(self, config: UploadConfig) -> None:
-        self._config = config
+    def __init__(self, target: TargetOptions, options: TransportOptions) -> None:
+        super().__init__(target, options)
+        config = options
         threads = min(config.concurrency, _MAX_THREADS)
-        endpoint = config.endpoint
-        self._client = botocore.session.Session(profile=config.profile).create_client(
+        endpoint = target.endpoint
+        self._bucket = target.bucket
+        self._client = botocore.session.Session(profile=target.profile).create_client(
             "s3",
             region_name=endpoint.region,
             endpoint_url=endpoint.url,
-            verify=config.ca_bundle or True,
+            verify=target.ca_bundle or True,
             config=botocore.config.Config(
                 max_pool_connections=threads,
                 connect_timeout=config.timeout,
                 read_timeout=config.timeout,
-                retries={"total_max_attempts": config.retries + 1, "mode": config.retry_mode},
+                retries={"total_max_attempts": config.retries + 1, "mode": config.retry_mode.value},
                 s3={"addressing_style": "path" if endpoint.path_style else "virtual"},
             ),
         )
@@ -103,15 +107,13 @@ class Boto3Transport(Transport):
     def head(self, key: str, on_done: Callable[[HeadOutcome], None]) -> None:
         def run() -> None:
             try:
-                answer = self._client.head_object(Bucket=self._config.bucket, Key=key)
-            except botocore.exceptions.ClientError as e:
-                if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-                    on_done(HeadOutcome(remote=None))
-                else:
-                    on_done(HeadOutcome(error=_error("HEAD", e)[0]))
-                return
-            except botocore.exceptions.BotoCoreError as e:
-                on_done(HeadOutcome(error=_error("HEAD", e)[0]))
+                answer = self._client.head_object(Bucket=self._bucket, Key=key)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+                text, kind = _error("HEAD", e)
+                found_none = kind is ErrorKind.NOT_FOUND
+                on_done(
+                    HeadOutcome(remote=None) if found_none else HeadOutcome(error=text, kind=kind)
+                )
                 return
             remote = RemoteObject(
                 key=key, size=answer["ContentLength"], etag=answer["ETag"].strip('"')
@@ -130,7 +132,7 @@ class Boto3Transport(Transport):
         def run() -> None:
             objects = {}
             pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self._config.bucket,
+                Bucket=self._bucket,
                 Prefix=prefix,
                 Delimiter="/",
                 **({"StartAfter": start_after} if start_after else {}),
@@ -144,7 +146,8 @@ class Boto3Transport(Transport):
                     if until and contents and contents[-1]["Key"] >= until:
                         break
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                on_done(ListOutcome(objects={}, error=_error("LIST", e)[0]))
+                text, kind = _error("LIST", e)
+                on_done(ListOutcome(objects={}, error=text, kind=kind))
                 return
             on_done(ListOutcome(objects=objects))
 
@@ -156,15 +159,15 @@ class Boto3Transport(Transport):
         on_done: Callable[[PutOutcome], None],
         on_progress: Callable[[int], None] | None = None,
     ) -> None:
-        args = extra_args(request, self._config.headers)
-        bucket = self._config.bucket
+        args = extra_args(request, request.headers)
+        bucket = self._bucket
 
         def run() -> None:
             if self._cancelled.is_set():
-                on_done(PutOutcome(error="PUT cancelled", cancelled=True))
+                on_done(PutOutcome(error="PUT cancelled", kind=ErrorKind.CANCELLED))
                 return
             try:
-                if request.size > self._config.multipart_threshold:
+                if request.size > self.options.multipart_threshold:
                     body = io.BytesIO(request.data) if request.data is not None else None
                     source: Any = body if body is not None else request.path
                     transfer = self._transfers.upload(source, bucket, request.key, extra_args=args)
@@ -193,11 +196,11 @@ class Boto3Transport(Transport):
                         )
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
                     OSError) as e:  # fmt: skip
-                text, retryable = _error("PUT", e)
-                on_done(PutOutcome(error=text, retryable=retryable))
+                text, kind = _error("PUT", e)
+                on_done(PutOutcome(error=text, kind=kind))
                 return
             except (s3transfer.exceptions.CancelledError, concurrent.futures.CancelledError):
-                on_done(PutOutcome(error="PUT cancelled", cancelled=True))
+                on_done(PutOutcome(error="PUT cancelled", kind=ErrorKind.CANCELLED))
                 return
             if on_progress is not None:
                 on_progress(request.size)
@@ -211,13 +214,13 @@ class Boto3Transport(Transport):
         def run() -> None:
             try:
                 answer = self._client.copy_object(
-                    Bucket=self._config.bucket,
+                    Bucket=self._bucket,
                     Key=key,
                     CopySource={"Bucket": source_bucket, "Key": source_key},
                 )
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                text, retryable = _error("COPY", e)
-                on_done(PutOutcome(error=text, retryable=retryable))
+                text, kind = _error("COPY", e)
+                on_done(PutOutcome(error=text, kind=kind))
                 return
             on_done(PutOutcome(etag=answer["CopyObjectResult"]["ETag"].strip('"')))
 

@@ -33,14 +33,16 @@ from awscrt.s3 import (
     S3RetryMode,
 )
 
-from pipeline.config import UploadConfig
+from pipeline.options import RetryMode, TargetOptions, TransportOptions
 from pipeline.records import RemoteObject
 from pipeline.transport.base import (
+    ErrorKind,
     HeadOutcome,
     ListOutcome,
     PutOutcome,
     PutRequest,
     Transport,
+    classify,
 )
 from pipeline.transport.credentials import botocore_credentials
 from pipeline.transport.listing import parse_list_page
@@ -51,23 +53,6 @@ _THROUGHPUT_TARGET_GBPS = 10.0
 _RETRY_TOKENS = 1_000_000
 _SLOWEST_BYTES_PER_S = 256 * 1024  # a body gets --timeout plus this long per byte
 MEMORY_LIMIT = 256 * 1024 * 1024  # the least awscrt accepts
-
-
-# Errors awscrt does not retry itself but a new attempt can cure: the body was damaged
-# on the way (the server's checksum check failed) or arrived too slowly.
-RETRYABLE_CODES = frozenset(
-    {
-        "BadDigest",
-        "InvalidDigest",
-        "XAmzContentChecksumMismatch",
-        "XAmzContentSHA256Mismatch",
-        "RequestTimeout",
-        "IncompleteBody",
-        # CompleteMultipartUpload could not match a part (a part's answer was lost and the
-        # part sent again): the whole file is sent again as a new upload.
-        "InvalidPart",
-    }
-)
 
 
 def _s3_error_code(body: bytes | None) -> tuple[str, str]:
@@ -99,6 +84,13 @@ class _Answer:
         """(Code, Message) of the S3 error in the answer, if any."""
         return _s3_error_code(self.error_body if self.error is not None else bytes(self.body))
 
+    def kind(self) -> ErrorKind:
+        if self.cancelled:
+            return ErrorKind.CANCELLED
+        if self.timed_out:
+            return ErrorKind.TIMED_OUT
+        return classify(self.status, self.s3_error()[0])
+
     def error_text(self) -> str:
         """'HTTP 403 AccessDenied: Access Denied', or awscrt's error when S3 said nothing."""
         code, message = self.s3_error()
@@ -108,7 +100,7 @@ class _Answer:
         return self.error or f"{code}: {message}"
 
 
-def _retry_config(config: UploadConfig) -> S3RetryConfig:
+def _retry_config(config: TransportOptions) -> S3RetryConfig:
     if config.retries == 0:  # awscrt reads max_retries=0 as "its default of 5"
         return S3RetryConfig(retry_mode=S3RetryMode.NONE)
     return S3RetryConfig(
@@ -117,7 +109,7 @@ def _retry_config(config: UploadConfig) -> S3RetryConfig:
         # their retries; --retries bounds the work per request.
         initial_bucket_capacity=_RETRY_TOKENS,
         retry_mode=S3RetryMode.ADAPTIVE
-        if config.retry_mode == "adaptive"
+        if config.retry_mode is RetryMode.ADAPTIVE
         else S3RetryMode.STANDARD,
     )
 
@@ -151,39 +143,40 @@ def _crt_error_text(error: BaseException) -> str:
 class CrtTransport(Transport):
     """A Transport on awscrt.s3.S3Client; one per worker (create it in DoFn.setup)."""
 
-    def __init__(self, config: UploadConfig) -> None:
-        self._config = config
-        self._endpoint = config.endpoint
-        credentials = botocore_credentials(config.profile)
+    def __init__(self, target: TargetOptions, options: TransportOptions) -> None:
+        super().__init__(target, options)
+        self._endpoint = target.endpoint
+        credentials = botocore_credentials(target.profile)
 
         def load() -> AwsCredentials:
             frozen = credentials.get_frozen_credentials()
             return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
 
         tls_options = None
-        if config.endpoint.secure:
+        if target.endpoint.secure:
             context_options = TlsContextOptions()
-            if config.ca_bundle:
-                context_options.override_default_trust_store_from_path(None, config.ca_bundle)
+            if target.ca_bundle:
+                context_options.override_default_trust_store_from_path(None, target.ca_bundle)
             tls_options = ClientTlsContext(context_options).new_connection_options()
         event_loops = EventLoopGroup(_event_loop_threads())
         bootstrap = ClientBootstrap(event_loops, DefaultHostResolver(event_loops))
         self._client = S3Client(
             bootstrap=bootstrap,
-            region=config.endpoint.region,
+            region=target.endpoint.region,
             tls_mode=(
-                S3RequestTlsMode.ENABLED if config.endpoint.secure else S3RequestTlsMode.DISABLED
+                S3RequestTlsMode.ENABLED if target.endpoint.secure else S3RequestTlsMode.DISABLED
             ),
             credential_provider=AwsCredentialsProvider.new_delegate(load),
             tls_connection_options=tls_options,
-            part_size=config.multipart_chunksize,
-            multipart_upload_threshold=config.multipart_threshold,
+            part_size=options.multipart_chunksize,
+            multipart_upload_threshold=options.multipart_threshold,
             throughput_target_gbps=_THROUGHPUT_TARGET_GBPS,
-            max_active_connections_override=config.concurrency,
+            max_active_connections_override=options.concurrency,
             memory_limit=MEMORY_LIMIT,
-            retry_config=_retry_config(config),
+            retry_config=_retry_config(options),
         )
-        self._host = config.endpoint.authority(config.bucket)
+        self._bucket = target.bucket
+        self._host = target.endpoint.authority(target.bucket)
         self._lock = threading.Lock()
         self._live: dict[int, Any] = {}  # keeps each S3Request alive until it is done
         self._done_early: set[int] = set()
@@ -192,7 +185,7 @@ class CrtTransport(Transport):
     def _request(
         self, method: str, key: str, headers: list[tuple[str, str]], data: bytes | None = None
     ) -> HttpRequest:
-        path = self._endpoint.path(self._config.bucket, key)
+        path = self._endpoint.path(self._bucket, key)
         body = None if data is None else io.BytesIO(data)
         return HttpRequest(
             method, path, HttpHeaders([("Host", self._host), *headers]), body_stream=body
@@ -208,7 +201,7 @@ class CrtTransport(Transport):
         """
         answer = _Answer()
         token = id(answer)
-        deadline = time.monotonic() + self._config.timeout + size / _SLOWEST_BYTES_PER_S
+        deadline = time.monotonic() + self.options.timeout + size / _SLOWEST_BYTES_PER_S
 
         def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
             answer.status = status_code
@@ -230,7 +223,7 @@ class CrtTransport(Transport):
             canceled = getattr(error, "name", "") == "AWS_ERROR_S3_CANCELED"
             answer.cancelled = canceled and not timed_out
             if timed_out and error is not None:
-                answer.error = f"timed out after {self._config.timeout:g} s ({answer.error})"
+                answer.error = f"timed out after {self.options.timeout:g} s ({answer.error})"
                 answer.timed_out = True
             answer.error_body = error_body
             finished(answer)
@@ -282,7 +275,9 @@ class CrtTransport(Transport):
             elif answer.status == 404:
                 on_head(HeadOutcome(remote=None))
             else:
-                on_head(HeadOutcome(error=f"HEAD failed: {answer.error_text()}"))
+                on_head(
+                    HeadOutcome(error=f"HEAD failed: {answer.error_text()}", kind=answer.kind())
+                )
 
         self._send(
             finished,
@@ -306,7 +301,7 @@ class CrtTransport(Transport):
                 query["continuation-token"] = token
             elif start_after:
                 query["start-after"] = start_after
-            path = self._endpoint.bucket_path(self._config.bucket, query)
+            path = self._endpoint.bucket_path(self._bucket, query)
             self._send(
                 finished,
                 type=S3RequestType.DEFAULT,
@@ -316,12 +311,13 @@ class CrtTransport(Transport):
 
         def finished(answer: _Answer) -> None:
             if answer.error is not None:
-                on_list(ListOutcome(objects={}, error=f"LIST failed: {answer.error_text()}"))
+                error = f"LIST failed: {answer.error_text()}"
+                on_list(ListOutcome(objects={}, error=error, kind=answer.kind()))
                 return
             try:
                 page = parse_list_page(bytes(answer.body))
             except (ET.ParseError, ValueError) as e:
-                on_list(ListOutcome(objects={}, error=f"LIST failed: {e}"))
+                on_list(ListOutcome(objects={}, error=f"LIST failed: {e}", kind=ErrorKind.SERVER))
                 return
             objects.update((obj.key, obj) for obj in page.objects)
             reached = until and page.objects and page.objects[-1].key >= until
@@ -342,14 +338,8 @@ class CrtTransport(Transport):
             if answer.error is None:
                 on_put(PutOutcome(etag=answer.headers.get("etag", "").strip('"')))
             else:
-                retryable = answer.timed_out or answer.s3_error()[0] in RETRYABLE_CODES
-                on_put(
-                    PutOutcome(
-                        error=f"PUT failed: {answer.error_text()}",
-                        retryable=retryable and not answer.cancelled,
-                        cancelled=answer.cancelled,
-                    )
-                )
+                error = f"PUT failed: {answer.error_text()}"
+                on_put(PutOutcome(error=error, kind=answer.kind()))
 
         headers = [
             ("Content-Length", str(request.size)),
@@ -357,7 +347,7 @@ class CrtTransport(Transport):
         ]
         if request.content_encoding:
             headers.append(("Content-Encoding", request.content_encoding))
-        headers.extend(self._config.headers)
+        headers.extend(request.headers)
         self._send(
             finished,
             size=request.size,
@@ -377,9 +367,8 @@ class CrtTransport(Transport):
             if answer.error is None and not code:
                 on_copy(PutOutcome(etag=_copy_result_etag(bytes(answer.body))))
             else:
-                text = answer.error_text()
-                retryable = answer.timed_out or code in RETRYABLE_CODES
-                on_copy(PutOutcome(error=f"COPY failed: {text}", retryable=retryable))
+                error = f"COPY failed: {answer.error_text()}"
+                on_copy(PutOutcome(error=error, kind=answer.kind()))
 
         headers = [("x-amz-copy-source", urllib.parse.quote(f"/{source}", safe="/~"))]
         self._send(

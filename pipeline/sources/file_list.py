@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 import apache_beam as beam
 
 from pipeline import report
-from pipeline.config import UploadConfig
+from pipeline.errors import UsageError
 from pipeline.naming import join_prefix
+from pipeline.options import SourceOptions, TargetOptions, TransportOptions
 from pipeline.records import Action, FileResult
 from pipeline.shards import SHARD_FILES, Shard, directory_of
-from pipeline.source import Root
+from pipeline.sources.base import Root
+from pipeline.transport import open_control
 
 
 def _outside(line: str) -> bool:
@@ -56,46 +57,67 @@ def shards_of_lines(lines: Iterable[str], source: str, prefix: str) -> Iterator[
         yield shard()
 
 
+def check_file_list(options: SourceOptions) -> None:
+    """The one SOURCE is a directory and a local list file exists, or a UsageError."""
+    assert options.files_from is not None
+    if not os.path.isdir(options.sources[0]):
+        raise UsageError(f"SOURCE {options.sources[0]!r} is not a directory (--files-from)")
+    if not report.is_remote(options.files_from) and not os.path.isfile(options.files_from):
+        raise UsageError(f"--files-from {options.files_from!r} is not a file")
+
+
 class _ReadListFn(beam.DoFn):  # type: ignore[misc]
     """The list file, read in order by one worker -> shards (for --limit and local runs)."""
 
-    def __init__(self, config: UploadConfig) -> None:
+    def __init__(self, source: SourceOptions, target: TargetOptions, transport: TransportOptions):
         super().__init__()
-        self._config = config
+        self._source = source
+        self._target = target
+        self._transport = transport
 
     def process(self, uri: str) -> Iterator[Shard]:
-        config = self._config
-        client: Any = None
+        source, prefix = self._source.sources[0], self._target.prefix
         if report.is_remote(uri):
-            from pipeline.transport.boto import make_client
-
-            client = make_client(config.endpoint, config.ca_bundle, config.profile)
-        with report.open_text(uri, client) as lines:
-            yield from shards_of_lines(lines, config.sources[0], config.prefix)
+            control = open_control(self._target, self._transport)
+            try:
+                with control.read_text(uri) as lines:
+                    yield from shards_of_lines(lines, source, prefix)
+            finally:
+                control.close()
+        else:
+            with open(uri, encoding="utf-8", errors="surrogateescape") as lines:
+                yield from shards_of_lines(lines, source, prefix)
 
 
 class ShardFileList(beam.PTransform):  # type: ignore[misc]
     """PBegin -> PCollection[Shard] of the files that --files-from names."""
 
-    def __init__(self, config: UploadConfig, spread: bool) -> None:
+    def __init__(
+        self,
+        source: SourceOptions,
+        target: TargetOptions,
+        transport: TransportOptions,
+        spread: bool,
+    ) -> None:
         super().__init__()
-        self._config = config
+        self._source = source
+        self._target = target
+        self._transport = transport
         self._spread = spread
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
-        config = self._config
-        assert config.files_from is not None
-        if not self._spread or config.limit is not None:
+        options = self._source
+        assert options.files_from is not None
+        if not self._spread or options.limit is not None:
             return (
                 pbegin
-                | "ListFile" >> beam.Create([config.files_from], reshuffle=False)
-                | "ReadList" >> beam.ParDo(_ReadListFn(config))
+                | "ListFile" >> beam.Create([options.files_from], reshuffle=False)
+                | "ReadList" >> beam.ParDo(_ReadListFn(options, self._target, self._transport))
             )
-        source, prefix = config.sources[0], config.prefix
         return (
             pbegin
-            | "ReadList" >> beam.io.ReadFromText(config.files_from)
+            | "ReadList" >> beam.io.ReadFromText(options.files_from)
             | "BatchLines"
             >> beam.BatchElements(min_batch_size=SHARD_FILES, max_batch_size=SHARD_FILES)
-            | "ShardLines" >> beam.FlatMap(shards_of_lines, source, prefix)
+            | "ShardLines" >> beam.FlatMap(shards_of_lines, options.sources[0], self._target.prefix)
         )

@@ -1,35 +1,20 @@
-"""The validated settings of one run, as frozen values that Beam can pickle.
+"""Where a run uploads to: the bucket, the key prefix, the endpoint and how to trust it.
 
-``UploadConfig`` is built once by the CLI and handed to every transform; nothing in it is
-a secret (credentials are resolved on each worker from the standard AWS chain).
+Nothing here is a secret: credentials are resolved on each worker from the standard AWS
+chain (``--profile`` only names a profile).
 """
 
 from __future__ import annotations
 
-import enum
+import argparse
+import logging
+import os
 import urllib.parse
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from pipeline.errors import UsageError
-from pipeline.filters import FileFilter
 
-DEFAULT_CONCURRENCY = 128
-DEFAULT_RETRIES = 5
-DEFAULT_TIMEOUT_S = 120.0
-DEFAULT_MULTIPART_THRESHOLD = 8 * 1024 * 1024
-DEFAULT_MULTIPART_CHUNKSIZE = 8 * 1024 * 1024
-MIN_MULTIPART_CHUNKSIZE = 5 * 1024 * 1024
-MAX_PARTS = 10_000
-
-
-class PutMode(enum.Enum):
-    """When a file is uploaded (the classic ``--put`` option)."""
-
-    ADD = "add"  # only keys that are absent
-    STUPID = "stupid"  # always
-    UPDATE = "update"  # absent, or content differs (MD5 against ETag)
-    COPY = "copy"  # server-side copy from a source bucket (--walk s3), when absent or changed
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -128,75 +113,90 @@ def resolve_endpoint(
 
 
 @dataclass(frozen=True)
-class UploadConfig:
-    """Everything the pipeline needs to know about one run."""
+class TargetOptions:
+    """The bucket and key prefix files go to, and how to reach and trust the endpoint."""
 
     bucket: str
     endpoint: Endpoint
     prefix: str = ""
-    put: PutMode = PutMode.UPDATE
-    content_type: str | None = None  # None: guessed from the file name
-    gzip: bool = False
-    gzip_types: tuple[str, ...] = ()
-    concurrency: int = DEFAULT_CONCURRENCY
-    multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
-    multipart_chunksize: int = DEFAULT_MULTIPART_CHUNKSIZE
-    headers: tuple[tuple[str, str], ...] = ()  # metadata sent with every PUT
-    file_filter: FileFilter = field(default_factory=FileFilter)
-    follow_symlinks: bool = False
-    walk: str = "filesystem"  # or "tar" (SOURCE is an archive), "s3" (s3://bucket/prefix)
-    report_path: str | None = None  # JSON-lines file, or directory/prefix of shards
-    report_shards: bool = False  # report_path is a directory of shards (distributed runners)
-    files_from: str | None = None  # a list of paths relative to the one SOURCE
-    transport: str = "crt"  # or "boto3"
     profile: str | None = None  # the AWS profile whose credentials to use (a name, no secret)
     ca_bundle: str | None = None  # PEM file of certificates to trust instead of the system's
-    timeout: float = DEFAULT_TIMEOUT_S  # per request, plus time for its body
-    retries: int = DEFAULT_RETRIES  # per request (awscrt) and per file (damaged bodies)
-    retry_mode: str = "standard"  # or "adaptive": client-side rate limiting on throttling
-    dry_run: bool = False
-    limit: int | None = None
-    json_lines: bool = False  # -v with --json: one JSON line per file on stdout
-    run_id: str = ""  # names this run's progress bar in the CLI's process
-    sources: tuple[str, ...] = field(default_factory=tuple)
-
-    @classmethod
-    def for_bucket(
-        cls,
-        bucket: str,
-        endpoint_url: str | None = None,
-        region: str = "us-east-1",
-        secure: bool | None = None,
-        **fields: Any,
-    ) -> UploadConfig:
-        """A config for ``bucket`` at ``endpoint_url`` (AWS when None); other fields as named.
-
-        For use as a library: ``UploadSources(UploadConfig.for_bucket("b", prefix="p/"))``.
-        """
-        endpoint = resolve_endpoint(endpoint_url, region, secure, bucket)
-        return cls(bucket=bucket, endpoint=endpoint, **fields)
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise UsageError("--processes/--concurrency must be at least 1")
-        if not self.timeout > 0:
-            raise UsageError("--timeout must be more than 0 seconds")
-        if not 0 <= self.retries <= 100:
-            raise UsageError("--retries must be between 0 and 100")
-        if self.limit is not None and self.limit < 0:
-            raise UsageError("--limit must not be negative")
-        if self.multipart_chunksize < MIN_MULTIPART_CHUNKSIZE:
-            raise UsageError("--multipart-chunksize must be at least 5 MiB")
-        if (self.put is PutMode.COPY) != (self.walk == "s3"):
-            raise UsageError("--put copy and --walk s3 go together (server-side copy)")
-        if self.put is PutMode.COPY and (self.gzip or self.content_type):
-            raise UsageError(
-                "--put copy keeps each object's bytes and type: no --gzip or --content-type"
-            )
-        if self.put is PutMode.COPY and self.headers:
-            raise UsageError(
-                "--put copy keeps each object's metadata: no --header, --grant, "
-                "--storage-class or --sse"
-            )
         if len(self.bucket) < 3 or "/" in self.bucket:
             raise UsageError(f"--bucket {self.bucket!r} is not a valid bucket name")
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        target = parser.add_argument_group("target")
+        target.add_argument("--bucket", required=True, help="the bucket to upload into")
+        target.add_argument(
+            "--prefix", default="", help="key prefix: KEY = PREFIX/path relative to SOURCE"
+        )
+        target.add_argument(
+            "--endpoint-url",
+            metavar="URL",
+            help="an S3-compatible server, e.g. http://127.0.0.1:8333 (default: "
+            "AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS S3 in --region)",
+        )
+        target.add_argument(
+            "--region", help="the bucket's region (default: from the AWS config, else us-east-1)"
+        )
+        target.add_argument(
+            "--profile",
+            metavar="NAME",
+            help="use this profile of ~/.aws/config and ~/.aws/credentials (default: "
+            "AWS_PROFILE, else the standard chain)",
+        )
+        target.add_argument(
+            "--ca-bundle",
+            metavar="FILE",
+            help="trust the CA certificates in this PEM file (default: AWS_CA_BUNDLE, else the "
+            "system's); certificate checks are always on",
+        )
+        secure = target.add_mutually_exclusive_group()
+        secure.add_argument(
+            "--secure",
+            dest="secure",
+            action="store_true",
+            default=None,
+            help="use https (the default)",
+        )
+        secure.add_argument(
+            "--insecure",
+            dest="secure",
+            action="store_false",
+            help="use plain http (certificates are never skipped silently)",
+        )
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, warn: bool = True) -> TargetOptions:
+        """From the parsed command line and the environment (as boto3 and the aws cli read
+        AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_CA_BUNDLE and the profile's region)."""
+        from pipeline.transport.credentials import default_region
+
+        region = args.region or default_region(args.profile) or "us-east-1"
+        ca_bundle = args.ca_bundle or os.environ.get("AWS_CA_BUNDLE") or None
+        if ca_bundle is not None and not os.path.isfile(ca_bundle):
+            raise UsageError(f"--ca-bundle {ca_bundle!r} is not a file")
+        endpoint_url, given_as = args.endpoint_url, "--endpoint-url"
+        if endpoint_url is None:
+            for variable in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+                if os.environ.get(variable):
+                    endpoint_url, given_as = os.environ[variable], variable
+                    break
+        endpoint = resolve_endpoint(endpoint_url, region, args.secure, args.bucket, given_as)
+        prefix = args.prefix.lstrip("/")
+        if prefix != args.prefix and warn:
+            _LOGGER.warning(
+                "--prefix %r: leading '/' removed, S3 keys do not start with it: using %r",
+                args.prefix,
+                prefix,
+            )
+        return cls(
+            bucket=args.bucket,
+            endpoint=endpoint,
+            prefix=prefix,
+            profile=args.profile,
+            ca_bundle=ca_bundle,
+        )

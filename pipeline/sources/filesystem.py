@@ -1,4 +1,4 @@
-"""Walking SOURCEs (directories, single files, globs) into LocalFile elements.
+"""SOURCEs on the local file system (directories, single files, globs).
 
 Directories are read with ``os.scandir`` in sorted order, so a run is deterministic and
 ``--limit`` takes the same files every time. Directory symlinks are not followed; what is
@@ -13,22 +13,18 @@ import logging
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix, printable, relative_key
 from pipeline.records import Action, FileResult, LocalFile
+from pipeline.sources.base import Root, Source, SplitContext
+
+if TYPE_CHECKING:
+    from pipeline.shards import Shard, Subtree
 
 _LOGGER = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Root:
-    """One thing to walk: a file or a directory, and the root its keys are relative to."""
-
-    path: str
-    base: str
 
 
 def _glob_base(pattern: str) -> str:
@@ -41,17 +37,6 @@ def _glob_base(pattern: str) -> str:
         fixed.append(part)
     base = os.sep.join(fixed)
     return base or ("/" if pattern.startswith(os.sep) else ".")
-
-
-def resolve_archives(sources: tuple[str, ...]) -> tuple[Root, ...]:
-    """For --walk tar: each SOURCE is an archive, a local file or an s3:// URI."""
-    for source in sources:
-        if source.startswith("s3://"):
-            if "/" not in source[5:].strip("/"):
-                raise UsageError(f"SOURCE {source!r}: expected s3://bucket/key of an archive")
-        elif not os.path.isfile(source):
-            raise UsageError(f"SOURCE {source!r} is not an archive file")
-    return tuple(Root(path=source, base="") for source in sources)
 
 
 def resolve_sources(sources: tuple[str, ...]) -> tuple[Root, ...]:
@@ -146,3 +131,19 @@ def walk(
         for subtree in split_root(root, whole=True):
             for shard in shard_subtree(subtree, prefix, follow_symlinks):
                 yield from walk_shard(shard, prefix, selected)
+
+
+class FilesystemSource(Source):
+    """Directories are split into subtrees (``pipeline.shards``), walked where they land."""
+
+    def resolve(self, texts: tuple[str, ...]) -> tuple[Root, ...]:
+        return resolve_sources(texts)
+
+    def split(self, roots: tuple[Root, ...], context: SplitContext) -> Iterator[Subtree | Shard]:
+        from pipeline.shards import split_root
+
+        # --limit takes the first files in walk order, and following links needs one
+        # walker per root to see each directory once: then a root stays whole.
+        whole = context.options.limit is not None or context.options.follow_symlinks
+        for root in roots:
+            yield from split_root(root, whole, context.position)

@@ -8,14 +8,22 @@ prefix.
 
 from __future__ import annotations
 
+import os
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
+from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix
 from pipeline.records import Action, FileResult, LocalFile
+from pipeline.sources.base import Root, Source, SplitContext
+from pipeline.transport.control import S3Error
+
+if TYPE_CHECKING:
+    from pipeline.shards import Shard, Subtree
+    from pipeline.transport.control import Control
 
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a member is held in memory while it is uploaded
 
@@ -29,14 +37,11 @@ def member_key_name(name: str) -> str | None:
 
 
 @contextmanager
-def open_archive(uri: str, s3_client: Any = None) -> Iterator[IO[bytes]]:
+def open_archive(uri: str, control: Control | None = None) -> Iterator[IO[bytes]]:
     """The raw bytes of the archive at a local path or s3:// URI."""
     if uri.startswith("s3://"):
-        import smart_open
-
-        with smart_open.open(
-            uri, "rb", compression="disable", transport_params={"client": s3_client}
-        ) as f:
+        assert control is not None
+        with control.read(uri) as f:
             yield f
     else:
         with open(uri, "rb") as f:
@@ -48,11 +53,11 @@ def _result(label: str, key: str, action: Action, **fields: Any) -> FileResult:
 
 
 def walk_tar(
-    uri: str, prefix: str, selected: FileFilter, s3_client: Any = None
+    uri: str, prefix: str, selected: FileFilter, control: Control | None = None
 ) -> Iterator[LocalFile | FileResult]:
     """Every regular member of the archive at ``uri`` as a LocalFile holding its bytes."""
     try:
-        with open_archive(uri, s3_client) as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
+        with open_archive(uri, control) as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
             for member in tar:
                 if member.isdir():
                     continue
@@ -82,5 +87,32 @@ def walk_tar(
                 yield LocalFile(
                     path=label, key=key, size=len(data), mtime=float(member.mtime), data=data
                 )
-    except (tarfile.TarError, OSError, EOFError) as e:
+    except (tarfile.TarError, OSError, EOFError, S3Error) as e:
         yield _result(uri, prefix, Action.FAILED, error=f"cannot read the archive: {e}")
+
+
+def resolve_archives(sources: tuple[str, ...]) -> tuple[Root, ...]:
+    """Each SOURCE is an archive, a local file or an s3:// URI."""
+    for source in sources:
+        if source.startswith("s3://"):
+            if "/" not in source[5:].strip("/"):
+                raise UsageError(f"SOURCE {source!r}: expected s3://bucket/key of an archive")
+        elif not os.path.isfile(source):
+            raise UsageError(f"SOURCE {source!r} is not an archive file")
+    return tuple(Root(path=source, base="") for source in sources)
+
+
+class TarSource(Source):
+    """An archive is read as one stream, on one worker, and cut into shards per key
+    directory, which are then spread."""
+
+    def resolve(self, texts: tuple[str, ...]) -> tuple[Root, ...]:
+        return resolve_archives(texts)
+
+    def split(self, roots: tuple[Root, ...], context: SplitContext) -> Iterator[Subtree | Shard]:
+        from pipeline.shards import batch_carried
+
+        selected = context.options.file_filter
+        for root in roots:
+            control = context.control() if root.path.startswith("s3://") else None
+            yield from batch_carried(walk_tar(root.path, context.prefix, selected, control))
