@@ -1,0 +1,203 @@
+"""The pipeline's steps in a TestPipeline against the in-memory fake transport: the put
+decision (one listing per shard, or a HEAD per file), the in-flight window, retries and
+change detection, and the control plane; fast, and without a server."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+
+from devsupport.fakes3 import SERVER, FakeControl, FakeObject, FakeTransport
+from pipeline import Action, UploadConfig, UploadSources
+from pipeline.errors import UsageError
+from pipeline.options import PutMode, TransportOptions, WalkKind
+from pipeline.report import stage_in
+from pipeline.resume import resume_files
+from pipeline.run import DEFAULT_RUNNER
+from pipeline.transport import PutRequest
+from pipeline.transport.base import ErrorKind
+from tests.conftest import make_tree
+
+BUCKET = "fake-bucket"
+
+
+@pytest.fixture(autouse=True)
+def server() -> Iterator[None]:
+    SERVER.reset()
+    SERVER.create_bucket(BUCKET)
+    yield
+    SERVER.reset()
+
+
+def _config(**fields: Any) -> UploadConfig:
+    return UploadConfig.for_bucket(BUCKET, "http://127.0.0.1:9", factory=FakeTransport, **fields)
+
+
+def _run(config: UploadConfig, sources: list[str], spread: bool = False) -> list[Any]:
+    """The results of uploading ``sources``, as (key, action, reason or error, retries)."""
+    _RESULTS.clear()
+    with TestPipeline(runner=DEFAULT_RUNNER) as p:
+        found = p | beam.Create(sources) | UploadSources(config, spread=spread)
+        rows = found | beam.Map(lambda r: (r.key, r.action, r.reason or r.error, r.retries))
+        _ = rows | beam.combiners.ToList() | beam.Map(_collect)
+    return sorted(_RESULTS)
+
+
+_RESULTS: list[Any] = []  # what the in-process workers produced (they run in this process)
+
+
+def _collect(rows: list[Any]) -> None:
+    _RESULTS.extend(rows)
+
+
+def _stored(key: str, data: bytes) -> None:
+    etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    SERVER.buckets[BUCKET][key] = FakeObject(data, etag, 0.0)
+
+
+@pytest.mark.parametrize("spread", [False, True], ids=["streamed", "spread"])
+def test_update_decides_by_one_listing_per_directory(tmp_path: Path, spread: bool) -> None:
+    tree = make_tree(
+        tmp_path / "t",
+        {"a/same.txt": b"same", "a/changed.txt": b"new!", "b/new.txt": b"n", "top.txt": b"t"},
+    )
+    _stored("a/same.txt", b"same")
+    _stored("a/changed.txt", b"old!")  # the same size: only the MD5 tells
+
+    results = _run(_config(), [str(tree)], spread)
+
+    assert results == [
+        ("a/changed.txt", Action.UPLOADED, "changed", 0),
+        ("a/same.txt", Action.SKIPPED, "unchanged", 0),
+        ("b/new.txt", Action.UPLOADED, "new", 0),
+        ("top.txt", Action.UPLOADED, "new", 0),
+    ]
+    assert SERVER.count("list") == 3 and SERVER.count("head") == 0  # '', 'a/', 'b/'
+    assert SERVER.buckets[BUCKET]["a/changed.txt"].data == b"new!"
+
+
+def test_a_small_limit_decides_by_head_requests(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", {f"d/{i}.txt": b"x" for i in range(5)})
+    _stored("d/0.txt", b"x")
+
+    results = _run(_config(limit=2, put=PutMode.ADD), [str(tree)])
+
+    assert results == [
+        ("d/0.txt", Action.SKIPPED, "exists", 0),
+        ("d/1.txt", Action.UPLOADED, "new", 0),
+    ]
+    assert SERVER.count("head") == 2 and SERVER.count("list") == 0
+
+
+def test_a_failed_listing_fails_the_files_it_covers_and_the_run_goes_on(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", {"bad/1.txt": b"1", "bad/2.txt": b"2", "good/3.txt": b"3"})
+    SERVER.fail("list", "bad/", ErrorKind.DENIED)
+
+    results = _run(_config(), [str(tree)])
+
+    assert [(key, action) for key, action, _, _ in results] == [
+        ("bad/1.txt", Action.FAILED), ("bad/2.txt", Action.FAILED),
+        ("good/3.txt", Action.UPLOADED),
+    ]  # fmt: skip
+    assert "access denied" in results[0][2]
+
+
+def test_no_more_requests_in_flight_than_the_window(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", {f"{i:02}.txt": b"x" for i in range(24)})
+    SERVER.delay_s = 0.05
+
+    results = _run(_config(put=PutMode.STUPID, concurrency=4), [str(tree)])
+
+    assert {action for _, action, _, _ in results} == {Action.UPLOADED}
+    assert SERVER.max_in_flight == 4  # full, and never more
+
+
+def test_a_damaged_body_is_sent_again_and_a_refusal_is_not(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", {"damaged.txt": b"d", "denied.txt": b"x", "slow.txt": b"s"})
+    SERVER.fail("put", "damaged.txt", ErrorKind.DAMAGED, ErrorKind.DAMAGED)
+    SERVER.fail("put", "slow.txt", ErrorKind.TIMED_OUT, ErrorKind.TIMED_OUT)
+    SERVER.fail("put", "denied.txt", ErrorKind.DENIED)
+
+    results = _run(_config(put=PutMode.STUPID, retries=1), [str(tree)])
+
+    assert [(key, action, retries) for key, action, _, retries in results] == [
+        ("damaged.txt", Action.FAILED, 1),  # two failures, one retry allowed
+        ("denied.txt", Action.FAILED, 0),
+        ("slow.txt", Action.FAILED, 1),
+    ]
+    assert SERVER.count("put") == 5
+    SERVER.fail("put", "damaged.txt", ErrorKind.DAMAGED, ErrorKind.DAMAGED)
+    again = _run(_config(put=PutMode.STUPID, retries=3), [str(tree / "damaged.txt")])
+    assert again == [("damaged.txt", Action.UPLOADED, "always", 2)]
+
+
+def test_a_file_that_changes_while_it_is_sent_is_reported_not_done(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", {"log.txt": b"first line\n", "calm.txt": b"calm"})
+
+    def append(request: PutRequest) -> None:
+        if request.key == "log.txt":
+            with open(tree / "log.txt", "ab") as f:
+                f.write(b"second line\n")
+
+    SERVER.on_put = append
+    results = _run(_config(put=PutMode.STUPID), [str(tree)])
+
+    assert results[0][:2] == ("calm.txt", Action.UPLOADED)
+    assert results[1][:2] == ("log.txt", Action.FAILED)
+    assert "changed while it was uploaded" in results[1][2]
+
+
+def test_a_dry_run_sends_no_put(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", {"a.txt": b"a"})
+    results = _run(_config(dry_run=True), [str(tree)])
+    assert results == [("a.txt", Action.WOULD_UPLOAD, "new", 0)]
+    assert SERVER.count("put") == 0
+
+
+def test_copy_from_a_source_bucket_lists_it_through_the_control_plane() -> None:
+    source = SERVER.create_bucket("source-bucket")
+    source["data/x.bin"] = FakeObject(b"xx", hashlib.md5(b"xx").hexdigest(), 0.0)
+    source["data/sub/y.bin"] = FakeObject(b"y", hashlib.md5(b"y").hexdigest(), 0.0)
+    _stored("copy/x.bin", b"xx")
+
+    config = _config(prefix="copy", walk=WalkKind.S3, put=PutMode.COPY)
+    results = _run(config, ["s3://source-bucket/data"])
+
+    assert results == [
+        ("copy/sub/y.bin", Action.UPLOADED, "new", 0),
+        ("copy/x.bin", Action.SKIPPED, "unchanged", 0),
+    ]
+    assert SERVER.buckets[BUCKET]["copy/sub/y.bin"].data == b"y"
+    assert SERVER.count("list_objects") == 1
+
+
+def test_report_staging_tells_a_missing_report_from_one_that_cannot_be_read(
+    tmp_path: Path,
+) -> None:
+    control = FakeControl(TransportOptions())
+    local = tmp_path / "staged.jsonl"
+    stage_in(f"s3://{BUCKET}/none.jsonl", str(local), control)
+    assert local.read_bytes() == b""  # a first run
+
+    SERVER.buckets[BUCKET]["run.jsonl"] = FakeObject(b"{}\n", "", 0.0)
+    SERVER.fail("read", f"s3://{BUCKET}/run.jsonl", ErrorKind.DENIED)
+    with pytest.raises(UsageError, match="cannot read the report"):
+        stage_in(f"s3://{BUCKET}/run.jsonl", str(tmp_path / "other.jsonl"), control)
+    assert not (tmp_path / "other.jsonl").exists()
+
+
+def test_resume_files_are_found_by_listing_a_prefix() -> None:
+    for name in ("reports/h-1-a.jsonl", "reports/h-2-b.jsonl", "reports/notes.txt"):
+        SERVER.buckets[BUCKET][name] = FakeObject(b"", "", 0.0)
+    control = FakeControl(TransportOptions())
+
+    found = resume_files(f"s3://{BUCKET}/reports", control)
+
+    assert found == (f"s3://{BUCKET}/reports/h-1-a.jsonl", f"s3://{BUCKET}/reports/h-2-b.jsonl")
+    assert resume_files(f"s3://{BUCKET}/reports/h-1-a.jsonl", control) == (found[0],)
