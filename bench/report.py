@@ -7,9 +7,12 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench.chart import write_chart
 
 MIB = 1024 * 1024
 BASELINE = "s5cmd"
@@ -42,6 +45,7 @@ class Row:
     runs: list[Run] = field(default_factory=list)
     checked: str = ""  # what a passed check covered
     check_problem: str = ""  # why populating or the check after the last run failed
+    skipped: str = ""  # why the tool was not run in this case (not a failure)
 
     @property
     def failure(self) -> str:
@@ -58,7 +62,9 @@ class Row:
 
     @property
     def verified(self) -> str:
-        return f"**FAILED**: {self.failure}" if self.failed else self.checked
+        if self.failed:
+            return f"**FAILED**: {self.failure}"
+        return f"skipped: {self.skipped}" if self.skipped else self.checked
 
     @property
     def counted(self) -> list[Run]:
@@ -181,7 +187,10 @@ def render(
 def write_results(
     directory: Path, stem: str, latest: str, markdown: str, data: dict[str, Any]
 ) -> list[Path]:
-    """``stem``.md/.json plus ``latest``.md/.json copies; returns the paths written."""
+    """``stem``.md/.json/.png plus ``latest``.md/.json/.png copies; the paths written.
+
+    The .png chart is left out (with a warning) when matplotlib is not installed.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=2, default=str) + "\n"
     written = []
@@ -190,6 +199,15 @@ def write_results(
             path = directory / (name + suffix)
             path.write_text(body)
             written.append(path)
+    chart = directory / (stem + ".png")
+    try:
+        drawn = write_chart(data, chart)
+    except Exception as error:  # a chart is a nicety: never lose the tables for it
+        print(f"bench: warning: no chart, drawing it failed: {error!r}", file=sys.stderr)
+        drawn = False
+    if drawn:
+        shutil.copyfile(chart, directory / (latest + ".png"))
+        written += [chart, directory / (latest + ".png")]
     return written
 
 

@@ -1,10 +1,10 @@
 """Benchmark s3-parallel-put against s5cmd and `aws s3` on a local SeaweedFS server.
 
-    python -m bench.run [--quick] [--cases a,b,...] [--repeat N]
+    python -m bench.run [--quick] [--cases a,b,...] [--repeat N] [--results DIR]
 
 Generates the source trees under bench/work/ (removed at the end), starts SeaweedFS on
 loopback, runs every tool N times per case into its own bucket, checks what landed and
-writes bench/results/<UTC time>-<quick|full>.md/.json (and latest-<quick|full>.*).
+writes bench/results/<UTC time>-<quick|full>.md/.json/.png (and latest-<quick|full>.*).
 See bench/README.md.
 """
 
@@ -17,14 +17,14 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.measure import Measured, run_measured
 from bench.report import CaseResult, Row, Run, as_json, machine_info, render, write_results
-from bench.tools import Mode, Target, Tool, all_tools, version_of
+from bench.tools import Mode, Target, Tool, all_tools, help_text, names_option, version_of
 from bench.verify import (
     Remote,
     check_landed,
@@ -39,6 +39,7 @@ from bench.workloads import (
     KIB,
     MIB,
     EqualFiles,
+    FlatDirs,
     OneFile,
     ScaleTree,
     SmallFiles,
@@ -60,7 +61,13 @@ ALL_TOOLS = ("ours", "s5cmd", "aws")
 
 @dataclass(frozen=True)
 class Case:
-    """One workload: what to run, on which tree, with which tools."""
+    """One workload: what to run, on which tree, with which tools.
+
+    ``ours_options`` are added to ours' command line; ours is skipped (with a note in
+    the table) while its ``--help`` does not name every ``--option`` among them.
+    A no-op case starts from the bucket that the first of the ``reuses`` cases that ran
+    earlier in this run left (the same tree, checked) instead of uploading it again.
+    """
 
     key: str
     title: str
@@ -69,6 +76,8 @@ class Case:
     subdir: str = ""
     tools: tuple[str, ...] = ALL_TOOLS
     md5_sample: bool = True
+    ours_options: tuple[str, ...] = ()
+    reuses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,10 @@ class Bench:
     repeat: int
     timeout_s: float
     logs: Path
+    # (case, tool) -> where that tool's copy of the case's tree is, complete and checked
+    synced: dict[tuple[str, str], Target] = field(default_factory=dict)
+    # tool -> its --help text (None if that failed), asked once per run
+    helps: dict[str, str | None] = field(default_factory=dict)
 
 
 def make_plan(quick: bool, scale_files: int) -> Plan:
@@ -107,13 +120,19 @@ def make_plan(quick: bool, scale_files: int) -> Plan:
         Case("c", f"upload one {big.size // MIB:,} MiB file", Mode.UPLOAD, "big", md5_sample=False),
         Case("d", f"upload {five.count} files of 5 MiB", Mode.UPLOAD, "five"),
     ]
-    if quick:
-        return Plan(trees, cases)
+    if not quick:
+        cases += scale_cases(trees, scale_files)
+    cases += flat_cases(trees, quick)
+    return Plan(trees, cases)
+
+
+def scale_cases(trees: dict[str, TreeSpec], scale_files: int) -> list[Case]:
+    """e1, e2 (full set only): a tree of ``scale_files`` files and a part of it."""
     scale = ScaleTree(parts=scale_files // SCALE_PART, max_size=1 * KIB)
     trees["scale"] = scale
     n_scale = scale.parts * scale.dirs * scale.per_dir
     part = scale.dirs * scale.per_dir
-    cases += [
+    return [
         Case(
             "e1",
             f"dry run of {n_scale:,} files of 0-1 KiB against an empty prefix",
@@ -130,15 +149,43 @@ def make_plan(quick: bool, scale_files: int) -> Plan:
             tools=("ours", "s5cmd"),
         ),
     ]
-    return Plan(trees, cases)
+
+
+def flat_cases(trees: dict[str, TreeSpec], quick: bool) -> list[Case]:
+    """f1-f3: many tiny files in many directories; upload, then two kinds of no-op."""
+    flat = FlatDirs(dirs=50 if quick else 500, per_dir=100, max_size=4 * KIB)
+    trees["flat"] = flat
+    n_flat = flat.dirs * flat.per_dir
+    compare = ("--compare", "size-mtime")
+    return [
+        Case("f1", f"upload {n_flat:,} files of 0-4 KiB ({flat.dirs} dirs)", Mode.UPLOAD, "flat"),
+        Case(
+            "f2",
+            f"no-op re-sync of (f1): {n_flat:,} unchanged files",
+            Mode.NOOP,
+            "flat",
+            reuses=("f1",),
+        ),
+        Case(
+            "f3",
+            f"no-op re-sync of (f1), ours with {' '.join(compare)}: {n_flat:,} unchanged files",
+            Mode.NOOP,
+            "flat",
+            ours_options=compare,
+            reuses=("f2", "f1"),
+        ),
+    ]
 
 
 def select_cases(cases: list[Case], wanted: str | None) -> list[Case]:
     if not wanted:
         return cases
-    names = {n.strip() for n in wanted.split(",") if n.strip()}
-    if "e" in names:
-        names = (names - {"e"}) | {"e1", "e2"}
+    keys = [case.key for case in cases]
+    names: set[str] = set()
+    for name in (n.strip() for n in wanted.split(",") if n.strip()):
+        # a group: "e" means e1,e2 and "f" means f1,f2,f3
+        group = {key for key in keys if key != name and key.rstrip("0123456789") == name}
+        names |= group or {name}
     unknown = names - {case.key for case in cases}
     if unknown:
         known = ", ".join(case.key for case in cases)
@@ -164,15 +211,29 @@ def run_case(bench: Bench, case: Case, source: Path) -> CaseResult:
     files, size = (len(local), sum(local.values())) if local is not None else tree_totals(source)
     result = CaseResult(case.key, case.title, case.mode.value, files, size)
     log(f"case {case.key}: {case.title} ({files:,} files, {size / MIB:,.1f} MiB)")
-    targets = {
-        name: Target(bench.endpoint, f"bench-{case.key}-{name}", PREFIX) for name in case.tools
-    }
+    targets: dict[str, Target] = {}
+    reused: set[str] = set()
     rows = {}
-    for name, target in targets.items():
-        make_bucket(bench.client, target.bucket)
-        rows[name] = Row(name, bench.tools[name].argv(case.mode, source, target))
+    for name in case.tools:
+        extra = case.ours_options if name == "ours" else ()
+        earlier = [bench.synced[(key, name)] for key in case.reuses if (key, name) in bench.synced]
+        if earlier:
+            target = earlier[0]
+            reused.add(name)
+        else:
+            target = Target(bench.endpoint, f"bench-{case.key}-{name}", PREFIX)
+        rows[name] = Row(name, bench.tools[name].argv(case.mode, source, target, extra))
+        rows[name].skipped = unsupported(bench, name, extra)
+        if rows[name].skipped:
+            log(f"  {case.key} {name:5}: skipped, {rows[name].skipped}")
+            continue
+        if name not in reused:
+            make_bucket(bench.client, target.bucket)
+        targets[name] = target
     result.rows = list(rows.values())
-    before = populate(bench, case, source, files, targets, rows) if case.mode is Mode.NOOP else {}
+    before = {}
+    if case.mode is Mode.NOOP:
+        before = populate(bench, case, source, files, targets, reused, rows)
     for rep in range(bench.repeat):
         for name, target in targets.items():
             if not rows[name].check_problem:  # populated (or nothing to populate)
@@ -181,7 +242,25 @@ def run_case(bench: Bench, case: Case, source: Path) -> CaseResult:
         row = rows[name]
         if row.runs and not row.runs[-1].problem:
             verify_row(bench, case, row, target, source, local, before.get(name))
+        if local is not None and row.runs and not row.failed:
+            bench.synced[(case.key, name)] = target
+        elif name in reused:  # what that bucket holds now is not known: no later reuse
+            bench.synced = {key: t for key, t in bench.synced.items() if t != target}
     return result
+
+
+def unsupported(bench: Bench, tool: str, options: tuple[str, ...]) -> str:
+    """Why ``tool`` cannot run with ``options`` (a ``--name`` its help does not name)."""
+    wanted = [option for option in options if option.startswith("--")]
+    if not wanted:
+        return ""
+    if tool not in bench.helps:
+        bench.helps[tool] = help_text(bench.tools[tool], bench.env, REPO)
+    help_ = bench.helps[tool]
+    if help_ is None:
+        return f"{tool} --help failed, so whether it supports {', '.join(wanted)} is unknown"
+    missing = [option for option in wanted if not names_option(help_, option)]
+    return f"{tool} does not support {', '.join(missing)} yet" if missing else ""
 
 
 def populate(
@@ -190,16 +269,21 @@ def populate(
     source: Path,
     files: int,
     targets: dict[str, Target],
+    reused: set[str],
     rows: dict[str, Row],
 ) -> dict[str, dict[str, Remote]]:
-    """For a no-op case: each tool uploads the tree once, untimed; what landed, by tool."""
+    """For a no-op case: each tool uploads the tree once, untimed, unless its bucket of
+    case ``reuses`` already holds it; what is there, by tool."""
     landed = {}
     for name, target in targets.items():
-        argv = bench.tools[name].argv(Mode.UPLOAD, source, target)
-        measured = run(bench, argv, f"{case.key}-{name}-populate")
-        problem = check_run(name, Mode.UPLOAD, measured, files)
-        if problem:
-            rows[name].check_problem = f"populating: {problem}"
+        if name in reused:
+            log(f"  {case.key} {name:5}: reusing {target.url}, uploaded and checked before")
+        else:
+            argv = bench.tools[name].argv(Mode.UPLOAD, source, target)
+            measured = run(bench, argv, f"{case.key}-{name}-populate")
+            problem = check_run(name, Mode.UPLOAD, measured, files)
+            if problem:
+                rows[name].check_problem = f"populating: {problem}"
         landed[name] = list_prefix(bench.client, target)
     time.sleep(NOOP_SETTLE_S)
     return landed
@@ -296,8 +380,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--quick", action="store_true", help="small workloads, under 3 minutes")
-    parser.add_argument("--cases", help="comma-separated cases: a,b,c,d,e1,e2 (e = e1,e2)")
+    parser.add_argument("--quick", action="store_true", help="small workloads, about 6 minutes")
+    parser.add_argument(
+        "--cases",
+        help="comma-separated cases: a,b,c,d,e1,e2,f1,f2,f3 (e = e1,e2; f = f1,f2,f3)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool and case (min wall)")
     parser.add_argument(
         "--scale-files",
@@ -307,6 +394,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
     parser.add_argument("--keep-work", action="store_true", help="keep bench/work/ (trees)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        metavar="DIR",
+        help="write the result files here (default bench/results/)",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -368,9 +462,15 @@ def publish(
     markdown = render(f"s3-parallel-put benchmark ({label})", info, settings, results)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     data = as_json(info, settings, results)
-    paths = write_results(RESULTS, f"{stamp}-{label}", f"latest-{label}", markdown, data)
+    paths = write_results(args.results, f"{stamp}-{label}", f"latest-{label}", markdown, data)
     print("\n" + markdown)
-    log("wrote " + ", ".join(str(p.relative_to(REPO)) for p in paths))
+    log("wrote " + ", ".join(_shown(p) for p in paths))
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository if it is inside it."""
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def report_failures(results: list[CaseResult]) -> int:

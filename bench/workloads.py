@@ -106,6 +106,25 @@ class ScaleTree(TreeSpec):
                 _write_many(directory, self.per_dir, self.max_size, pool, rng)
 
 
+@dataclass(frozen=True)
+class FlatDirs(TreeSpec):
+    """``dirs`` directories (one level, ``dNNN``) of ``per_dir`` files of 0..``max_size``
+    bytes each. Contents are slices of one random buffer, as in :class:`ScaleTree`."""
+
+    dirs: int
+    per_dir: int
+    max_size: int = 4 * KIB
+    seed: int = 6
+
+    def generate(self, root: Path) -> None:
+        rng = random.Random(self.seed)
+        pool = memoryview(os.urandom(MIB))
+        for d in range(self.dirs):
+            directory = root / f"d{d:03d}"
+            directory.mkdir(parents=True)
+            _write_many(directory, self.per_dir, self.max_size, pool, rng)
+
+
 def _write(path: Path, data: bytes) -> None:
     fd = os.open(path, _FLAGS, 0o644)
     try:
