@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of every group, each in its argparse group (the output options that
     only the command line has are its own)."""
     for group in (*_GROUPS, RecordOptions):
-        group.add_arguments(parser)
+        group.add_arguments(parser.add_argument_group(group.title))
 
 
 @dataclass(frozen=True)

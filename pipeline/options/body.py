@@ -4,32 +4,34 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.metadata import CANNED_ACLS, SSE_MODES, STORAGE_CLASSES, metadata_headers
+from pipeline.options.values import OptionGroup
 
 
 @dataclass(frozen=True)
-class BodyOptions:
+class BodyOptions(OptionGroup):
+    title = "content and object metadata"
     content_type: str | None = None  # None: guessed from the file name; "magic": sniffed
     gzip: bool = False
     gzip_types: tuple[str, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()  # metadata sent with every PUT
 
     @staticmethod
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        body = parser.add_argument_group("content")
-        body.add_argument(
+    def add_arguments(group: Any) -> None:
+        group.add_argument(
             "--content-type",
             metavar="TYPE",
             default="guess",
             help="'guess' (default) by the file name, 'magic' by the first bytes, or a fixed type",
         )
-        body.add_argument(
+        group.add_argument(
             "--gzip",
             action="store_true",
             help="gzip text types, set Content-Encoding: gzip (deterministic bytes)",
         )
-        body.add_argument(
+        group.add_argument(
             "--gzip-type",
             action="append",
             default=[],
@@ -37,8 +39,7 @@ class BodyOptions:
             help="a type to gzip with --gzip (repeatable; 'all' for everything; "
             "default: html, css, js, json, xml, svg, plain text)",
         )
-        meta = parser.add_argument_group("object metadata")
-        meta.add_argument(
+        group.add_argument(
             "--header",
             action="append",
             default=[],
@@ -46,27 +47,27 @@ class BodyOptions:
             help="a header for every object: Cache-Control, Content-Disposition, "
             "Content-Language, Expires or x-amz-meta-* (repeatable)",
         )
-        meta.add_argument(
+        group.add_argument(
             "--grant",
             choices=CANNED_ACLS,
             metavar="ACL",
             help=f"a canned ACL: {', '.join(CANNED_ACLS)}",
         )
-        meta.add_argument(
+        group.add_argument(
             "--storage-class",
             choices=STORAGE_CLASSES,
             metavar="CLASS",
             help=f"the storage class: {', '.join(STORAGE_CLASSES)}",
         )
-        meta.add_argument(
+        group.add_argument(
             "--sse", choices=SSE_MODES, help="server-side encryption: AES256 or aws:kms"
         )
-        meta.add_argument(
+        group.add_argument(
             "--sse-kms-key-id",
             metavar="KEY_ID",
             help="the KMS key for --sse aws:kms (default: the account's S3 key)",
         )
-        meta.add_argument(
+        group.add_argument(
             "--encrypt-key",
             dest="sse",
             action="store_const",

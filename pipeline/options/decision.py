@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import enum
 from dataclasses import dataclass
+from typing import Any
 
-from pipeline.options.values import add_choice
+from pipeline.options.values import OptionGroup, add_choice
 
 
 class PutMode(enum.Enum):
@@ -19,15 +20,15 @@ class PutMode(enum.Enum):
 
 
 @dataclass(frozen=True)
-class DecisionOptions:
+class DecisionOptions(OptionGroup):
+    title = "when to upload"
     put: PutMode = PutMode.UPDATE
     dry_run: bool = False
 
     @staticmethod
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        decide = parser.add_argument_group("when to upload")
+    def add_arguments(group: Any) -> None:
         add_choice(
-            decide,
+            group,
             "--put",
             PutMode,
             PutMode.UPDATE,
@@ -35,7 +36,7 @@ class DecisionOptions:
             "absent keys or changed content (MD5 against ETag); copy: server-side copy from "
             "a source bucket (--walk s3) of objects absent or changed",
         )
-        decide.add_argument(
+        group.add_argument(
             "--dry-run", action="store_true", help="show what would be uploaded; write nothing"
         )
 

@@ -3,27 +3,30 @@ what its workers print per file."""
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
+from typing import Any
+
+from pipeline.options.values import OptionGroup
 
 
 @dataclass(frozen=True)
-class RecordOptions:
+class RecordOptions(OptionGroup):
     """The report the workers write: one JSON-lines file, or a directory (or s3:// prefix)
     of shards. The CLI fills it in from ``--report``/``--resume`` (``records_for_run``)."""
+
+    title = "records"
 
     report_path: str | None = None
     report_shards: bool = False  # report_path is a directory of shards (distributed runners)
 
     @staticmethod
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        records = parser.add_argument_group("records")
-        records.add_argument(
+    def add_arguments(group: Any) -> None:
+        group.add_argument(
             "--report",
             metavar="FILE",
             help="append one JSON line per file (local path or s3://bucket/key)",
         )
-        records.add_argument(
+        group.add_argument(
             "--resume",
             metavar="FILE",
             help="skip files a report records as done (size and mtime unchanged); "

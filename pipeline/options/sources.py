@@ -9,7 +9,7 @@ from typing import Any
 
 from pipeline.errors import UsageError
 from pipeline.filters import EXCLUDE, INCLUDE, FileFilter
-from pipeline.options.values import add_choice, non_negative
+from pipeline.options.values import OptionGroup, add_choice, non_negative
 
 
 class WalkKind(enum.Enum):
@@ -36,8 +36,10 @@ class _FilterRule(argparse.Action):
 
 
 @dataclass(frozen=True)
-class SourceOptions:
+class SourceOptions(OptionGroup):
     """The SOURCEs and how they are walked into files."""
+
+    title = "what to upload"
 
     sources: tuple[str, ...] = ()
     walk: WalkKind = WalkKind.FILESYSTEM
@@ -55,15 +57,14 @@ class SourceOptions:
             raise UsageError("--files-from takes exactly one SOURCE directory (--walk filesystem)")
 
     @staticmethod
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
+    def add_arguments(group: Any) -> None:
+        group.add_argument(
             "sources",
             nargs="+",
             metavar="SOURCE",
             help="a directory, a file or a glob pattern to upload",
         )
-        what = parser.add_argument_group("what to upload")
-        what.add_argument(
+        group.add_argument(
             "--include",
             dest="filter_rules",
             action=_FilterRule,
@@ -72,7 +73,7 @@ class SourceOptions:
             help="upload files whose path relative to SOURCE "
             "matches (fnmatch; repeatable; the last matching rule wins)",
         )
-        what.add_argument(
+        group.add_argument(
             "--exclude",
             dest="filter_rules",
             action=_FilterRule,
@@ -80,7 +81,7 @@ class SourceOptions:
             help="skip files whose path relative to SOURCE matches (repeatable)",
         )
         add_choice(
-            what,
+            group,
             "--walk",
             WalkKind,
             WalkKind.FILESYSTEM,
@@ -88,26 +89,26 @@ class SourceOptions:
             "archive (.tar, .tar.gz, .tar.bz2, .tar.xz; local or s3://), streamed; or "
             "s3://bucket/prefix on the same endpoint, with --put copy",
         )
-        what.add_argument(
+        group.add_argument(
             "--files-from",
             metavar="FILE",
             help="upload the files this list names, one path relative to the one SOURCE "
             "directory per line (local or s3://; for lists of millions, read in parallel on "
             "a cluster)",
         )
-        what.add_argument(
+        group.add_argument(
             "--follow-symlinks",
             action="store_true",
             help="walk into linked directories too (each directory once; links to files "
             "are always uploaded)",
         )
-        what.add_argument(
+        group.add_argument(
             "--ignore-files-older-than-days",
             type=float,
             metavar="DAYS",
             help="skip files last modified more than DAYS days ago",
         )
-        what.add_argument(
+        group.add_argument(
             "--limit",
             type=non_negative,
             metavar="N",

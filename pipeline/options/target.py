@@ -11,8 +11,10 @@ import logging
 import os
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.errors import UsageError
+from pipeline.options.values import OptionGroup
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -113,8 +115,10 @@ def resolve_endpoint(
 
 
 @dataclass(frozen=True)
-class TargetOptions:
+class TargetOptions(OptionGroup):
     """The bucket and key prefix files go to, and how to reach and trust the endpoint."""
+
+    title = "target"
 
     bucket: str
     endpoint: Endpoint
@@ -127,34 +131,33 @@ class TargetOptions:
             raise UsageError(f"--bucket {self.bucket!r} is not a valid bucket name")
 
     @staticmethod
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        target = parser.add_argument_group("target")
-        target.add_argument("--bucket", required=True, help="the bucket to upload into")
-        target.add_argument(
+    def add_arguments(group: Any) -> None:
+        group.add_argument("--bucket", required=True, help="the bucket to upload into")
+        group.add_argument(
             "--prefix", default="", help="key prefix: KEY = PREFIX/path relative to SOURCE"
         )
-        target.add_argument(
+        group.add_argument(
             "--endpoint-url",
             metavar="URL",
             help="an S3-compatible server, e.g. http://127.0.0.1:8333 (default: "
             "AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS S3 in --region)",
         )
-        target.add_argument(
+        group.add_argument(
             "--region", help="the bucket's region (default: from the AWS config, else us-east-1)"
         )
-        target.add_argument(
+        group.add_argument(
             "--profile",
             metavar="NAME",
             help="use this profile of ~/.aws/config and ~/.aws/credentials (default: "
             "AWS_PROFILE, else the standard chain)",
         )
-        target.add_argument(
+        group.add_argument(
             "--ca-bundle",
             metavar="FILE",
             help="trust the CA certificates in this PEM file (default: AWS_CA_BUNDLE, else the "
             "system's); certificate checks are always on",
         )
-        secure = target.add_mutually_exclusive_group()
+        secure = group.add_mutually_exclusive_group()
         secure.add_argument(
             "--secure",
             dest="secure",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UsageError
-from pipeline.options.values import add_choice, non_negative, parse_size, positive
+from pipeline.options.values import OptionGroup, add_choice, non_negative, parse_size, positive
 
 if TYPE_CHECKING:
     from pipeline.transport.base import Transport
@@ -33,7 +33,8 @@ class RetryMode(enum.Enum):
 
 
 @dataclass(frozen=True)
-class TransportOptions:
+class TransportOptions(OptionGroup):
+    title = "speed"
     kind: TransportKind = TransportKind.CRT
     concurrency: int = DEFAULT_CONCURRENCY  # requests in flight per worker
     retries: int = DEFAULT_RETRIES  # per request (awscrt) and per file (damaged bodies)
@@ -56,9 +57,8 @@ class TransportOptions:
             raise UsageError("--multipart-chunksize must be at least 5 MiB")
 
     @staticmethod
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        speed = parser.add_argument_group("speed")
-        speed.add_argument(
+    def add_arguments(group: Any) -> None:
+        group.add_argument(
             "--processes",
             "--concurrency",
             dest="concurrency",
@@ -68,14 +68,14 @@ class TransportOptions:
             help=f"transfers in flight per worker (default {DEFAULT_CONCURRENCY})",
         )
         add_choice(
-            speed,
+            group,
             "--transport",
             TransportKind,
             TransportKind.CRT,
             "crt (default): awscrt's native S3 client; boto3: plain boto3 requests from "
             "threads, slower, for servers awscrt does not get along with",
         )
-        speed.add_argument(
+        group.add_argument(
             "--retries",
             type=non_negative,
             default=DEFAULT_RETRIES,
@@ -83,7 +83,7 @@ class TransportOptions:
             help=f"retries per request, with exponential backoff and jitter (default "
             f"{DEFAULT_RETRIES}); a body the server found damaged is sent again up to N times",
         )
-        speed.add_argument(
+        group.add_argument(
             "--timeout",
             type=float,
             default=DEFAULT_TIMEOUT_S,
@@ -93,20 +93,20 @@ class TransportOptions:
             "a run)",
         )
         add_choice(
-            speed,
+            group,
             "--retry-mode",
             RetryMode,
             RetryMode.STANDARD,
             "adaptive also slows down when the server throttles (503 SlowDown)",
         )
-        speed.add_argument(
+        group.add_argument(
             "--multipart-threshold",
             type=parse_size,
             metavar="SIZE",
             default=DEFAULT_MULTIPART_THRESHOLD,
             help="files above this go as parallel multipart uploads (default 8MiB)",
         )
-        speed.add_argument(
+        group.add_argument(
             "--multipart-chunksize",
             type=parse_size,
             metavar="SIZE",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import enum
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -41,3 +41,14 @@ def add_choice(
     group.add_argument(
         flag, choices=[choice.value for choice in choices], default=default.value, help=help
     )
+
+
+class OptionGroup:
+    """A group of options: its section of ``--help`` and its command-line options."""
+
+    title: ClassVar[str]
+
+    @staticmethod
+    def add_arguments(group: Any) -> None:
+        """Its options, into ``group`` (an argparse argument group)."""
+        raise NotImplementedError
