@@ -144,7 +144,9 @@ class FakeTransport(Transport):
                 on_done(HeadOutcome(error=f"HEAD failed: {fault.value}", kind=fault))
                 return
             stored = SERVER.buckets.get(self.target.bucket, {}).get(key)
-            remote = None if stored is None else RemoteObject(key, len(stored.data), stored.etag)
+            remote = None
+            if stored is not None:
+                remote = RemoteObject(key, len(stored.data), stored.etag, stored.mtime)
             on_done(HeadOutcome(remote=remote))
 
         self._later(answer)
@@ -163,7 +165,7 @@ class FakeTransport(Transport):
                 on_done(ListOutcome(objects={}, error=f"LIST failed: {fault.value}", kind=fault))
                 return
             objects = {
-                key: RemoteObject(key, len(stored.data), stored.etag)
+                key: RemoteObject(key, len(stored.data), stored.etag, stored.mtime)
                 for key, stored in sorted(SERVER.buckets.get(self.target.bucket, {}).items())
                 if key.startswith(prefix) and "/" not in key[len(prefix) :] and key > start_after
             }

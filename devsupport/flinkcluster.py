@@ -674,6 +674,7 @@ class FlinkCluster:
         pool_env = dict(self._worker_env)
         path = pool_env.get("PATH", os.defpath)
         pool_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), path])
+        pool_env["XDG_CACHE_HOME"] = "/tmp/cache"  # the host's own, in its private /tmp
         pool = [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main"]
         pool += ["--service_port", str(WORKER_POOL_PORT)]
         self._spawn(f"pool-{hostname}", [*self._enter(host), *pool], pool_env)

@@ -9,12 +9,14 @@ once past its last key), or from a HEAD per key when only a few files are wanted
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
-from pipeline.body import body_etag, body_spec
+from pipeline.body import BodySpec, body_etag, body_spec
+from pipeline.checksums import ChecksumCache
 from pipeline.decide import decide_put
 from pipeline.inflight import InFlightDoFn
 from pipeline.naming import key_problem
-from pipeline.options import BodyOptions, PutMode, TargetOptions, TransportOptions
+from pipeline.options import BodyOptions, DecisionOptions, PutMode, TargetOptions, TransportOptions
 from pipeline.records import Action, FileBatch, FileResult, LocalFile, PutPlan, RemoteObject
 from pipeline.sources.filesystem import read_error
 from pipeline.transport import HeadOutcome, ListOutcome
@@ -29,15 +31,43 @@ class DecidePutFn(InFlightDoFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | 
         self,
         target: TargetOptions,
         transport: TransportOptions,
+        decision: DecisionOptions,
         body: BodyOptions,
-        put: PutMode,
         limit: int | None = None,
     ) -> None:
         super().__init__(target, transport)
-        self._put = put
+        self._decision = decision
+        self._put = decision.put
         self._body = body
+        self._checksums: ChecksumCache | None = None
         # Few files wanted (--limit): a HEAD each beats listing their directories.
         self._use_head = limit is not None and limit <= HEAD_WHEN_LIMIT_AT_MOST
+
+    def setup(self) -> None:
+        super().setup()
+        self._checksums = ChecksumCache(self._decision.checksum_cache)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        yield from super().finish_bundle()
+        if self._checksums is not None:
+            self._checksums.flush()
+
+    def teardown(self) -> None:
+        super().teardown()
+        if self._checksums is not None:
+            self._checksums.close()
+
+    def _local_etag(self, file: LocalFile, spec: BodySpec) -> str:
+        """The ETag the upload would have: known (a source object), remembered, or read."""
+        if file.etag:
+            return file.etag
+        if file.data is not None or self._checksums is None:
+            return body_etag(file, spec, self._options)
+        options = self._options
+        params = (
+            f"gzip={int(spec.gzip)};{options.multipart_threshold};{options.multipart_chunksize}"
+        )
+        return self._checksums.etag(file.path, params, lambda: body_etag(file, spec, self._options))
 
     def process(self, batch: FileBatch | FileResult) -> Iterator[object]:
         if isinstance(batch, FileResult):
@@ -94,7 +124,9 @@ class DecidePutFn(InFlightDoFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | 
                 self._put,
                 remote,
                 None if spec.gzip else file.size,
-                lambda: file.etag or body_etag(file, spec, self._options),
+                lambda: self._local_etag(file, spec),
+                self._decision.compare,
+                file.mtime,
             )
         except OSError as e:
             yield FileResult.of(file, Action.FAILED, error=read_error(file.path, e))

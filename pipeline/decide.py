@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.options import PutMode
+from pipeline.options import CompareMode, PutMode
 from pipeline.records import RemoteObject
 
 
@@ -13,8 +13,10 @@ def decide_put(
     remote: RemoteObject | None,
     local_size: int | None,
     local_etag: Callable[[], str],
+    compare: CompareMode = CompareMode.CHECKSUM,
+    local_mtime: float = 0.0,
 ) -> tuple[bool, str]:
-    """(upload?, reason) for --put add or update (stupid and copy are decided without a
+    """(upload?, reason) for --put add, update or copy (stupid is decided without a
     comparison). ``local_size`` is None when the stored size cannot be known beforehand
     (a gzipped body); ``local_etag`` is called only when it must be."""
     if remote is None:
@@ -23,6 +25,12 @@ def decide_put(
         return False, "exists"
     if local_size is not None and remote.size != local_size:
         return True, "size differs"
+    if compare is CompareMode.SIZE:
+        return False, "same size"
+    if compare is CompareMode.SIZE_MTIME:
+        if local_mtime > remote.mtime:
+            return True, "newer than the object"
+        return False, "same size, not newer"
     if local_etag() == remote.etag.strip('"'):
         return False, "unchanged"
     return True, "changed"

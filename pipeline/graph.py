@@ -300,7 +300,7 @@ class UploadShards(_UploadTransform):
             | "DecidePut"
             >> beam.ParDo(
                 DecidePutFn(
-                    config.target, config.transport, config.body, config.decision.put,
+                    config.target, config.transport, config.decision, config.body,
                     config.source.limit,
                 )
             )

@@ -35,6 +35,7 @@ class RemoteObject:
     key: str
     size: int
     etag: str  # without quotes
+    mtime: float = 0.0  # Last-Modified, epoch seconds (0.0: not known)
 
 
 class Action(enum.Enum):

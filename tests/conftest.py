@@ -23,6 +23,20 @@ CLI_TIMEOUT_S = 300
 _bucket_numbers = itertools.count(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The user's cache directory for this session (the checksum cache), not the real one:
+    inherited by every child process."""
+    cache = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[LocalS3]:
     with LocalS3() as server:

@@ -5,6 +5,7 @@ change detection, and the control plane; fast, and without a server."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from devsupport.fakes3 import SERVER, FakeControl, FakeObject, FakeTransport
 from pipeline import Action, UploadConfig, UploadSources
 from pipeline.errors import UsageError
-from pipeline.options import PutMode, TransportOptions, WalkKind
+from pipeline.options import CompareMode, PutMode, TransportOptions, WalkKind
 from pipeline.report import stage_in
 from pipeline.resume import resume_files
 from pipeline.run import DEFAULT_RUNNER
@@ -201,3 +202,105 @@ def test_resume_files_are_found_by_listing_a_prefix() -> None:
 
     assert found == (f"s3://{BUCKET}/reports/h-1-a.jsonl", f"s3://{BUCKET}/reports/h-2-b.jsonl")
     assert resume_files(f"s3://{BUCKET}/reports/h-1-a.jsonl", control) == (found[0],)
+
+
+def _old(tree: Path, when: float = 1_000_000_000.0) -> None:
+    """Every file of ``tree`` last modified long ago (settled, as the cache wants)."""
+    for path in tree.rglob("*"):
+        if path.is_file():
+            os.utime(path, (when, when))
+
+
+def test_size_mtime_uploads_files_newer_than_their_objects_and_reads_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = make_tree(tmp_path / "t", {"old.txt": b"aaaa", "new.txt": b"bbbb", "grown.txt": b"cc"})
+    _old(tree)
+    os.utime(tree / "new.txt", (2_000_000_000.0, 2_000_000_000.0))
+    for key in ("old.txt", "new.txt"):
+        SERVER.buckets[BUCKET][key] = FakeObject(b"xxxx", "other", 1_500_000_000.0)
+    SERVER.buckets[BUCKET]["grown.txt"] = FakeObject(b"c", "other", 1_500_000_000.0)
+    monkeypatch.setattr("pipeline.compare.body_etag", _no_reading)
+
+    results = _run(_config(compare=CompareMode.SIZE_MTIME), [str(tree)])
+
+    assert results == [
+        ("grown.txt", Action.UPLOADED, "size differs", 0),
+        ("new.txt", Action.UPLOADED, "newer than the object", 0),
+        ("old.txt", Action.SKIPPED, "same size, not newer", 0),
+    ]
+
+
+def test_size_compares_sizes_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = make_tree(tmp_path / "t", {"same.txt": b"new!", "other.txt": b"longer"})
+    SERVER.buckets[BUCKET]["same.txt"] = FakeObject(b"old!", "other", 0.0)
+    SERVER.buckets[BUCKET]["other.txt"] = FakeObject(b"short", "other", 0.0)
+    monkeypatch.setattr("pipeline.compare.body_etag", _no_reading)
+
+    results = _run(_config(compare=CompareMode.SIZE), [str(tree)])
+
+    assert results == [
+        ("other.txt", Action.UPLOADED, "size differs", 0),
+        ("same.txt", Action.SKIPPED, "same size", 0),
+    ]
+
+
+def _no_reading(*args: Any) -> str:
+    raise AssertionError("a file was read")
+
+
+_HASHED: list[str] = []
+
+
+def _counting_etag(file: Any, spec: Any, options: Any) -> str:
+    from pipeline.body import body_etag
+
+    _HASHED.append(file.key)
+    return body_etag(file, spec, options)
+
+
+def test_checksums_are_remembered_until_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {f"d/{i}.txt": f"file {i}".encode() for i in range(5)}
+    tree = make_tree(tmp_path / "t", files)
+    _old(tree)
+    for key, data in files.items():
+        _stored(key, data)
+    monkeypatch.setattr("pipeline.compare.body_etag", _counting_etag)
+    config = _config(checksum_cache=str(tmp_path / "cache.sqlite"))
+    _HASHED.clear()
+
+    first = _run(config, [str(tree)])
+    assert {reason for _, _, reason, _ in first} == {"unchanged"}
+    assert sorted(_HASHED) == sorted(files)
+    _HASHED.clear()
+
+    second = _run(config, [str(tree)])
+    assert second == first
+    assert _HASHED == []  # nothing read
+
+    # The same size and mtime, new bytes: the ctime tells, so it is read again.
+    (tree / "d/3.txt").write_bytes(b"FILE 3")
+    os.utime(tree / "d/3.txt", (1_000_000_000.0, 1_000_000_000.0))
+    third = _run(config, [str(tree)])
+    assert _HASHED == ["d/3.txt"]
+    assert ("d/3.txt", Action.UPLOADED, "changed", 0) in third
+
+
+def test_a_cache_that_cannot_be_read_means_hashing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    tree = make_tree(tmp_path / "t", {"a.txt": b"same"})
+    _old(tree)
+    _stored("a.txt", b"same")
+    cache = tmp_path / "cache.sqlite"
+    cache.write_bytes(b"not a database, " * 100)
+    monkeypatch.setattr("pipeline.compare.body_etag", _counting_etag)
+    _HASHED.clear()
+
+    results = _run(_config(checksum_cache=str(cache)), [str(tree)])
+
+    assert results == [("a.txt", Action.SKIPPED, "unchanged", 0)]
+    assert _HASHED == ["a.txt"]
+    assert "checksum cache" in caplog.text

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.errors import UsageError
 from pipeline.options.body import BodyOptions
-from pipeline.options.decision import DecisionOptions, PutMode
+from pipeline.options.decision import CompareMode, DecisionOptions, PutMode
 from pipeline.options.records import OutputOptions, RecordOptions
 from pipeline.options.sources import SourceOptions, WalkKind
 from pipeline.options.target import Endpoint, TargetOptions, resolve_endpoint
@@ -23,6 +23,7 @@ from pipeline.options.transport import RetryMode, TransportKind, TransportOption
 
 __all__ = [
     "BodyOptions",
+    "CompareMode",
     "DecisionOptions",
     "Endpoint",
     "OutputOptions",
@@ -68,6 +69,11 @@ class UploadConfig:
         if put is PutMode.COPY and (body.gzip or body.content_type):
             raise UsageError(
                 "--put copy keeps each object's bytes and type: no --gzip or --content-type"
+            )
+        if self.decision.compare is CompareMode.SIZE and body.gzip:
+            raise UsageError(
+                "--compare size cannot see a gzipped file's stored size without gzipping "
+                "it: use --compare size-mtime or checksum with --gzip"
             )
         if put is PutMode.COPY and body.headers:
             raise UsageError(

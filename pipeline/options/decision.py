@@ -1,4 +1,4 @@
-"""Whether each file is uploaded: ``--put`` and ``--dry-run``."""
+"""Whether each file is uploaded: ``--put``, ``--compare`` and ``--dry-run``."""
 
 from __future__ import annotations
 
@@ -15,14 +15,28 @@ class PutMode(enum.Enum):
 
     ADD = "add"  # only keys that are absent
     STUPID = "stupid"  # always
-    UPDATE = "update"  # absent, or content differs (MD5 against ETag)
+    UPDATE = "update"  # absent, or content differs (as --compare says)
     COPY = "copy"  # server-side copy from a source bucket (--walk s3), when absent or changed
+
+
+class CompareMode(enum.Enum):
+    """How ``update`` and ``copy`` tell a changed file from the object (``--compare``)."""
+
+    CHECKSUM = "checksum"  # the body's MD5 (or multipart ETag) against the ETag: exact
+    SIZE_MTIME = "size-mtime"  # sizes equal and the object not older than the file
+    SIZE = "size"  # sizes equal
+
+
+DEFAULT_CACHE = ""  # the checksum cache in the user's cache directory, on each worker
 
 
 @dataclass(frozen=True)
 class DecisionOptions(OptionGroup):
     title = "when to upload"
     put: PutMode = PutMode.UPDATE
+    compare: CompareMode = CompareMode.CHECKSUM
+    # Where MD5s are remembered per path, size, mtime and ctime (None: nowhere).
+    checksum_cache: str | None = DEFAULT_CACHE
     dry_run: bool = False
 
     @staticmethod
@@ -33,8 +47,26 @@ class DecisionOptions(OptionGroup):
             PutMode,
             PutMode.UPDATE,
             "add: only absent keys; stupid: always; update (default): "
-            "absent keys or changed content (MD5 against ETag); copy: server-side copy from "
+            "absent keys or changed content (see --compare); copy: server-side copy from "
             "a source bucket (--walk s3) of objects absent or changed",
+        )
+        add_choice(
+            group,
+            "--compare",
+            CompareMode,
+            CompareMode.CHECKSUM,
+            "how update tells a changed file: checksum (default): MD5 against the ETag, "
+            "exact, reading only files not hashed before with this size and mtime (see "
+            "--checksum-cache); size-mtime: upload when the size differs or the file is "
+            "newer than the object, reads nothing (as aws s3 sync and s5cmd sync); size: "
+            "when the size differs (as rclone --size-only)",
+        )
+        group.add_argument(
+            "--checksum-cache",
+            metavar="FILE",
+            help="where --compare checksum remembers the MD5s it computed, by path, size, "
+            "mtime and ctime (default: s3-parallel-put/checksums.sqlite in the user's cache "
+            "directory, on each worker; 'off': none)",
         )
         group.add_argument(
             "--dry-run", action="store_true", help="show what would be uploaded; write nothing"
@@ -42,4 +74,10 @@ class DecisionOptions(OptionGroup):
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DecisionOptions:
-        return cls(put=PutMode(args.put), dry_run=args.dry_run)
+        cache = args.checksum_cache
+        return cls(
+            put=PutMode(args.put),
+            compare=CompareMode(args.compare),
+            checksum_cache=None if cache == "off" else (cache or DEFAULT_CACHE),
+            dry_run=args.dry_run,
+        )

@@ -115,9 +115,9 @@ class Boto3Transport(Transport):
                     HeadOutcome(remote=None) if found_none else HeadOutcome(error=text, kind=kind)
                 )
                 return
-            remote = RemoteObject(
-                key=key, size=answer["ContentLength"], etag=answer["ETag"].strip('"')
-            )
+            etag, modified = answer["ETag"].strip('"'), answer.get("LastModified")
+            mtime = modified.timestamp() if modified is not None else 0.0
+            remote = RemoteObject(key, answer["ContentLength"], etag, mtime)
             on_done(HeadOutcome(remote=remote))
 
         self._pool.submit(run)
@@ -142,7 +142,8 @@ class Boto3Transport(Transport):
                     contents = page.get("Contents", [])
                     for obj in contents:
                         etag = obj["ETag"].strip('"')
-                        objects[obj["Key"]] = RemoteObject(obj["Key"], obj["Size"], etag)
+                        mtime = obj["LastModified"].timestamp()
+                        objects[obj["Key"]] = RemoteObject(obj["Key"], obj["Size"], etag, mtime)
                     if until and contents and contents[-1]["Key"] >= until:
                         break
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:

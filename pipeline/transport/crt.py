@@ -45,7 +45,7 @@ from pipeline.transport.base import (
     classify,
 )
 from pipeline.transport.credentials import botocore_credentials
-from pipeline.transport.listing import parse_list_page
+from pipeline.transport.listing import http_time, parse_list_page
 
 _THROUGHPUT_TARGET_GBPS = 10.0
 # What awscrt may buffer for multipart parts; small PUTs are bounded by the upload
@@ -271,7 +271,8 @@ class CrtTransport(Transport):
             if answer.error is None:
                 size = int(answer.headers.get("content-length", "0"))
                 etag = answer.headers.get("etag", "").strip('"')
-                on_head(HeadOutcome(remote=RemoteObject(key=key, size=size, etag=etag)))
+                mtime = http_time(answer.headers.get("last-modified", ""))
+                on_head(HeadOutcome(remote=RemoteObject(key, size, etag, mtime)))
             elif answer.status == 404:
                 on_head(HeadOutcome(remote=None))
             else:

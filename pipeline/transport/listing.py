@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import urllib.parse
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -17,6 +18,29 @@ class ListPage:
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
+
+
+def iso_time(text: str) -> float:
+    """'2026-11-27T08:00:00.000Z' -> epoch seconds; 0.0 when there is none."""
+    if not text:
+        return 0.0
+    try:
+        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed.timestamp()
+
+
+def http_time(text: str) -> float:
+    """A Last-Modified header ('Fri, 27 Nov 2026 08:00:00 GMT') -> epoch seconds, or 0.0."""
+    import email.utils
+
+    try:
+        return email.utils.parsedate_to_datetime(text).timestamp() if text else 0.0
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def parse_list_page(body: bytes) -> ListPage:
@@ -43,7 +67,10 @@ def parse_list_page(body: bytes) -> ListPage:
             key = urllib.parse.unquote_plus(key)
         objects.append(
             RemoteObject(
-                key=key, size=int(fields.get("Size", "0")), etag=fields.get("ETag", "").strip('"')
+                key=key,
+                size=int(fields.get("Size", "0")),
+                etag=fields.get("ETag", "").strip('"'),
+                mtime=iso_time(fields.get("LastModified", "")),
             )
         )
     return ListPage(objects=objects, next_token=token if truncated else None)
