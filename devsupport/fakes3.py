@@ -300,6 +300,17 @@ class FakeControl(Control):
         SERVER.request("open_uploads", f"s3://{bucket}/{prefix}")
         yield from (u for u in SERVER.uploads[bucket] if u.key.startswith(prefix))
 
+    def delete_objects(self, bucket: str, keys: list[str]) -> dict[str, str]:
+        objects, refused = SERVER.bucket(bucket), {}
+        SERVER.request("delete_objects", str(len(keys)))
+        for key in keys:
+            fault = SERVER.request("delete", key)
+            if fault is not None:
+                refused[key] = f"AccessDenied: {fault.value}"
+            else:
+                objects.pop(key, None)
+        return refused
+
     def abort_upload(self, bucket: str, upload: OpenUpload) -> None:
         SERVER.request("abort_upload", f"s3://{bucket}/{upload.key}")
         SERVER.uploads[bucket].remove(upload)

@@ -76,6 +76,11 @@ _CLUSTER_CONFIG: dict[str, Any] = {
     "jobmanager.memory.process.size": "768m",
     "taskmanager.memory.process.size": "1280m",
     "taskmanager.memory.managed.fraction": 0.2,
+    # A batch stage that feeds several exchanges (--delete joins the results with a
+    # listing and counts them) sets up a sort-merge shuffle partition per exchange, each
+    # wanting 512 network buffers by default: more network memory, fewer per partition.
+    "taskmanager.memory.network.fraction": 0.25,
+    "taskmanager.network.sort-shuffle.min-buffers": 128,
     "taskmanager.numberOfTaskSlots": 1,
     "parallelism.default": 2,
     "execution.batch.adaptive.auto-parallelism.enabled": False,

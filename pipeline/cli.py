@@ -26,6 +26,7 @@ from pipeline.options import UploadConfig, WalkKind
 from pipeline.progress import AboveTheBar
 
 if TYPE_CHECKING:
+    from pipeline.results import Summary
     from pipeline.transport.control import Control
 
 PROG = "s3-parallel-put"
@@ -310,11 +311,30 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
         print(summary_text(summary, elapsed, config.decision.dry_run, failures_shown=local))
     for error in late_errors:
         print(f"{PROG}: error: {error}", file=sys.stderr)
+    withheld = _deletions_withheld(summary, config)
+    if withheld and not interrupt.requested():
+        print(f"{PROG}: error: {withheld}", file=sys.stderr)
     if interrupt.requested():
         if not args.quiet:
             print(_how_to_continue(args, summary.unwalked_shards > 0), file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if summary.failed or late_errors else EXIT_OK
+    return EXIT_FAILED if summary.failed or late_errors or withheld else EXIT_OK
+
+
+def _deletions_withheld(summary: Summary, config: UploadConfig) -> str:
+    """Why --delete deleted nothing of what it planned, or ''."""
+    if not summary.deletes_withheld:
+        return ""
+    planned = f"{summary.deletes_planned} objects that no file maps to"
+    if summary.walk_incomplete:
+        return (
+            f"--delete: nothing deleted ({planned}): {summary.walk_incomplete} directories, "
+            "archives or listings could not be read, so what belongs under the prefix is "
+            "not known"
+        )
+    return (
+        f"--delete: nothing deleted: {planned}, more than --max-delete {config.decision.max_delete}"
+    )
 
 
 def _how_to_continue(args: argparse.Namespace, walk_stopped: bool = False) -> str:

@@ -106,11 +106,16 @@ class DecidePutFn(InFlightDoFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | 
         if isinstance(context, LocalFile):
             assert isinstance(outcome, HeadOutcome)
             if outcome.error:
-                return [FileResult.of(context, Action.FAILED, error=outcome.error)]
+                return [
+                    FileResult.of(context, Action.FAILED, error=outcome.error, walk_incomplete=True)
+                ]
             return self._decide(context, outcome.remote)
         assert isinstance(outcome, ListOutcome)
         if outcome.error:
-            return [FileResult.of(file, Action.FAILED, error=outcome.error) for file in context]
+            return [
+                FileResult.of(file, Action.FAILED, error=outcome.error, walk_incomplete=True)
+                for file in context
+            ]
         return [
             output
             for file in context

@@ -31,6 +31,7 @@ from apache_beam.metrics import Metrics
 
 from pipeline import interrupt, progress, report
 from pipeline.compare import DecidePutFn
+from pipeline.delete import DeleteStale
 from pipeline.errors import UsageError
 from pipeline.naming import printable
 from pipeline.options import OutputOptions, SourceOptions, UploadConfig, WalkKind
@@ -99,7 +100,9 @@ class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
         try:
             roots = source.resolve((text,))
         except UsageError as e:
-            failed = FileResult(path=text, key=prefix, action=Action.FAILED, error=str(e))
+            failed = FileResult(
+                path=text, key=prefix, action=Action.FAILED, error=str(e), walk_incomplete=True
+            )
             yield Shard(prefix, carried=(failed,))
             return
         # SOURCEs that the options do not name come after those they do.
@@ -194,6 +197,7 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
         self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_uploaded")
         self._bytes_read = Metrics.counter(METRICS_NAMESPACE, "bytes_read")
         self._retries = Metrics.counter(METRICS_NAMESPACE, "retries")
+        self._incomplete = Metrics.counter(METRICS_NAMESPACE, "walk_incomplete")
         self._by_action = {
             action: Metrics.counter(METRICS_NAMESPACE, f"files_{action.value}") for action in Action
         }
@@ -202,8 +206,11 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
         bar = progress.for_run(self._run_id)
         if bar is not None:
             bar.finished(result)
-        self._files.inc()
+        if not result.deletion:
+            self._files.inc()
         self._by_action[result.action].inc()
+        if result.walk_incomplete:
+            self._incomplete.inc()
         if result.action is Action.UPLOADED:
             self._bytes.inc(result.bytes_sent)
             self._bytes_read.inc(result.size)
@@ -219,6 +226,10 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
                 FILES_LOGGER.info("upload %s -> %s (%s)", path, target, result.reason)
             elif result.action is Action.WOULD_UPLOAD:
                 FILES_LOGGER.info("would upload %s -> %s (%s)", path, target, result.reason)
+            elif result.action is Action.DELETED:
+                FILES_LOGGER.info("delete %s (%s)", target, result.reason)
+            elif result.action is Action.WOULD_DELETE:
+                FILES_LOGGER.info("would delete %s (%s)", target, result.reason)
             elif result.action is Action.NOT_STARTED:
                 FILES_LOGGER.info("not started %s (%s)", path, result.reason)
             else:
@@ -385,6 +396,14 @@ class UploadTree(_UploadTransform):
                 | "EachSource" >> beam.FlatMap(iter)
                 | "UploadSources" >> UploadSources(config, self._spread, self._resume_files)
             )
+        if config.decision.delete:
+            deletions = (
+                results
+                | "DeleteStale" >> DeleteStale(config)
+                | "CountDeletions"
+                >> beam.ParDo(_CountResultsFn(config.target.bucket, config.output))
+            )
+            results = (results, deletions) | "WithDeletions" >> beam.Flatten()
         if config.records.report_path is not None:
             _ = results | "WriteReport" >> WriteReport(
                 config.records, config.target, config.transport

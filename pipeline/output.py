@@ -39,6 +39,8 @@ def summary_text(
             + (f", {summary.not_started} not started" if summary.not_started else "")
             + (f", {summary.retries} retried" if summary.retries else "")
             + (f", {summary.would_upload} would be uploaded (dry run)" if dry_run else "")
+            + (f"; {summary.deleted} objects deleted" if summary.deleted else "")
+            + (f"; {summary.would_delete} would be deleted" if summary.would_delete else "")
         ),
         (
             f"{_size(summary.bytes_uploaded)} sent in {elapsed:.2f} s "

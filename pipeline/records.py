@@ -46,6 +46,8 @@ class Action(enum.Enum):
     WOULD_UPLOAD = "would_upload"  # --dry-run
     FAILED = "failed"
     NOT_STARTED = "not_started"  # interrupted before it was uploaded (nothing stored)
+    DELETED = "deleted"  # --delete: an object no walked file maps to
+    WOULD_DELETE = "would_delete"  # --delete --dry-run
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ class FileResult:
     etag: str = ""
     seconds: float = 0.0
     retries: int = 0  # whole-file attempts after the first (awscrt's own are not seen)
+    # A failure that leaves unknown which keys the tree maps to (a directory, archive or
+    # listing that could not be read): --delete then deletes nothing.
+    walk_incomplete: bool = False
+    deletion: bool = False  # the result of deleting ``key`` (--delete), not of a file
 
     @classmethod
     def of(cls, file: LocalFile, action: Action, **fields: Any) -> FileResult:

@@ -21,6 +21,11 @@ COUNTERS = {
     "failed": "files_failed",
     "would_upload": "files_would_upload",
     "not_started": "files_not_started",
+    "deleted": "files_deleted",
+    "would_delete": "files_would_delete",
+    "deletes_planned": "deletes_planned",
+    "deletes_withheld": "deletes_withheld",
+    "walk_incomplete": "walk_incomplete",
     "unwalked_shards": "shards_not_walked",
     "bytes_uploaded": "bytes_uploaded",
     "bytes_read": "bytes_read",
@@ -39,15 +44,25 @@ class Summary:
     would_upload: int = 0
     not_started: int = 0  # interrupted before they were uploaded
     unwalked_shards: int = 0  # shards an interrupt kept from being walked
+    deleted: int = 0  # --delete: objects deleted
+    would_delete: int = 0  # --delete --dry-run
+    deletes_planned: int = 0  # objects under the prefix that no walked file maps to
+    deletes_withheld: int = 0  # planned but not made: the walk was incomplete, or too many
+    walk_incomplete: int = 0  # failures that hide which keys the tree maps to
     bytes_uploaded: int = 0  # bytes sent in PUT bodies
     bytes_read: int = 0  # bytes of the local files uploaded
     retries: int = 0  # whole-file attempts after the first
     failures: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, result: FileResult) -> None:
-        self.files += 1
+        self.files += 0 if result.deletion else 1
         self.retries += result.retries
-        if result.action is Action.UPLOADED:
+        self.walk_incomplete += int(result.walk_incomplete)
+        if result.action is Action.DELETED:
+            self.deleted += 1
+        elif result.action is Action.WOULD_DELETE:
+            self.would_delete += 1
+        elif result.action is Action.UPLOADED:
             self.uploaded += 1
             self.bytes_uploaded += result.bytes_sent
             self.bytes_read += result.size

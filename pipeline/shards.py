@@ -142,6 +142,7 @@ def shard_subtree(subtree: Subtree, prefix: str, follow: bool = False) -> Iterat
             names, subdirectories = _read_directory(directory, follow)
         except OSError as e:
             error = failed(directory, key_prefix, f"cannot read directory: {e.strerror}")
+            error = dataclasses.replace(error, walk_incomplete=True)
             yield Shard(key_prefix, carried=(error,))
             continue
         if (st.st_dev, st.st_ino) in walked:

@@ -178,3 +178,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & _SERVER_FIXTURES or item.get_closest_marker("flink"):
             item.add_marker(pytest.mark.e2e)
+
+
+def run_without_root_powers(args: list[str], env: dict[str, str]) -> CliResult:
+    """The CLI as root without the capabilities that read any file (as a user would be)."""
+    proc = subprocess.run(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+         sys.executable, "-m", "pipeline", *args],
+        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=REPO,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +15,11 @@ import pytest
 from devsupport.faultproxy import FaultProxy, FaultRules
 from devsupport.locals3 import LocalS3
 from tests.conftest import (
-    CLI_TIMEOUT_S,
-    REPO,
     CliResult,
     bucket_objects,
     make_tree,
     run_on_terminal,
+    run_without_root_powers,
 )
 
 
@@ -80,17 +77,6 @@ def unreadable_tree() -> Iterator[Path]:
     root.rmdir()
 
 
-def _without_root_powers(args: list[str], env: dict[str, str]) -> CliResult:
-    """The CLI as root without the capabilities that read any file (as a user would be)."""
-    proc = subprocess.run(
-        ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
-         sys.executable, "-m", "pipeline", *args],
-        env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=REPO,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    return CliResult(proc.returncode, proc.stdout, proc.stderr)
-
-
 @pytest.mark.parametrize("transport", ["crt", "boto3"])
 @pytest.mark.parametrize("put", ["stupid", "update"])
 def test_an_unreadable_file_is_a_local_error_on_stderr_once(
@@ -103,8 +89,8 @@ def test_an_unreadable_file_is_a_local_error_on_stderr_once(
 ) -> None:
     common = ["--bucket", bucket, "--endpoint-url", s3_server.endpoint_url]
     args = [*common, "--transport", transport, "--put", put, str(unreadable_tree)]
-    result = _without_root_powers(args, s3_server.env())
-    quiet = _without_root_powers([*args, "-q"], s3_server.env())
+    result = run_without_root_powers(args, s3_server.env())
+    quiet = run_without_root_powers([*args, "-q"], s3_server.env())
 
     assert result.code == 1, result.stderr
     expected = f"failed: {unreadable_tree}/secret.txt: cannot read: Permission denied"

@@ -293,3 +293,30 @@ def test_files_from_on_flink_is_read_by_the_workers(
         for obj in page.get("Contents", [])
     }
     assert stored == {f"listed/{key}" for key in listed}
+
+
+def test_delete_on_flink_joins_the_listing_with_the_walk_on_the_workers(
+    flink: FlinkSetup, tree: dict[str, bytes]
+) -> None:
+    stale = ["mirror/dir000/stale.bin", "mirror/nodir/deep/x.bin"]
+    for key in [*stale, "mirrored/kept.bin"]:
+        flink.client.put_object(Bucket=BUCKET, Key=key, Body=b"stale")
+    reports = flink.cluster.shared / "delete-reports"
+    result = run_on_flink(
+        flink, "--prefix", "mirror", "--delete", "--report", str(reports),
+        str(flink.cluster.shared / "src"),
+    )  # fmt: skip
+    assert result.code == 0, _explain(result, flink.cluster)
+    assert (result.summary["uploaded"], result.summary["deleted"]) == (FILES, 2)
+    lines = [json.loads(line) for shard in reports.glob("*.jsonl") for line in shard.open()]
+    deleted = [line for line in lines if line["action"] == "deleted"]
+    assert sorted(line["key"] for line in deleted) == stale
+    assert {line["worker"].split("/")[0] for line in deleted} <= {"tm1", "tm2"}
+    keys = {
+        obj["Key"]
+        for page in flink.client.get_paginator("list_objects_v2").paginate(
+            Bucket=BUCKET, Prefix="mirror"
+        )
+        for obj in page.get("Contents", [])
+    }
+    assert keys == {f"mirror/{key}" for key in tree} | {"mirrored/kept.bin"}

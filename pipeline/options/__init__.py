@@ -75,6 +75,13 @@ class UploadConfig:
                 "--compare size cannot see a gzipped file's stored size without gzipping "
                 "it: use --compare size-mtime or checksum with --gzip"
             )
+        if self.decision.delete and self.source.limit is not None:
+            raise UsageError("--delete needs the whole tree walked: not with --limit")
+        if self.decision.delete and self.source.files_from is not None:
+            raise UsageError(
+                "--delete needs the whole tree walked: not with --files-from, which names "
+                "only some files"
+            )
         if put is PutMode.COPY and body.headers:
             raise UsageError(
                 "--put copy keeps each object's metadata: no --header, --grant, "

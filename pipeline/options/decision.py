@@ -7,7 +7,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.options.values import OptionGroup, add_choice
+from pipeline.errors import UsageError
+from pipeline.options.values import OptionGroup, add_choice, non_negative
 
 
 class PutMode(enum.Enum):
@@ -38,6 +39,12 @@ class DecisionOptions(OptionGroup):
     # Where MD5s are remembered per path, size, mtime and ctime (None: nowhere).
     checksum_cache: str | None = DEFAULT_CACHE
     dry_run: bool = False
+    delete: bool = False  # delete the objects under the prefix that no walked file maps to
+    max_delete: int | None = None  # more deletions planned than this: none are made
+
+    def __post_init__(self) -> None:
+        if self.max_delete is not None and not self.delete:
+            raise UsageError("--max-delete goes with --delete")
 
     @staticmethod
     def add_arguments(group: Any) -> None:
@@ -69,7 +76,22 @@ class DecisionOptions(OptionGroup):
             "directory, on each worker; 'off': none)",
         )
         group.add_argument(
-            "--dry-run", action="store_true", help="show what would be uploaded; write nothing"
+            "--dry-run",
+            action="store_true",
+            help="show what would be uploaded (and deleted); write nothing",
+        )
+        group.add_argument(
+            "--delete",
+            action="store_true",
+            help="after the walk, delete the objects under the prefix that no walked file "
+            "maps to (those --include/--exclude or the age filter leave out are kept); "
+            "nothing is deleted when a directory or a listing could not be read",
+        )
+        group.add_argument(
+            "--max-delete",
+            type=non_negative,
+            metavar="N",
+            help="with --delete: when more than N deletions are planned, make none (exit 1)",
         )
 
     @classmethod
@@ -80,4 +102,6 @@ class DecisionOptions(OptionGroup):
             compare=CompareMode(args.compare),
             checksum_cache=None if cache == "off" else (cache or DEFAULT_CACHE),
             dry_run=args.dry_run,
+            delete=args.delete,
+            max_delete=args.max_delete,
         )

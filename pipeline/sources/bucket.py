@@ -55,7 +55,11 @@ def walk_bucket(
             )
     except S3Error as e:
         yield FileResult(
-            path=uri, key=prefix, action=Action.FAILED, error=f"cannot list the source: {e}"
+            path=uri,
+            key=prefix,
+            action=Action.FAILED,
+            error=f"cannot list the source: {e}",
+            walk_incomplete=True,
         )
 
 

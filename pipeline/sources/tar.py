@@ -88,7 +88,8 @@ def walk_tar(
                     path=label, key=key, size=len(data), mtime=float(member.mtime), data=data
                 )
     except (tarfile.TarError, OSError, EOFError, S3Error) as e:
-        yield _result(uri, prefix, Action.FAILED, error=f"cannot read the archive: {e}")
+        error = f"cannot read the archive: {e}"
+        yield _result(uri, prefix, Action.FAILED, error=error, walk_incomplete=True)
 
 
 def resolve_archives(sources: tuple[str, ...]) -> tuple[Root, ...]:

@@ -155,6 +155,19 @@ class BotocoreControl(Control):
         except _ERRORS as e:
             raise s3_error(e, f"abort the upload of s3://{bucket}/{upload.key}") from e
 
+    def delete_objects(self, bucket: str, keys: list[str]) -> dict[str, str]:
+        objects = [{"Key": key} for key in keys]
+        try:
+            answer = self._client.delete_objects(
+                Bucket=bucket, Delete={"Objects": objects, "Quiet": True}
+            )
+        except _ERRORS as e:
+            raise s3_error(e, f"DELETE {len(keys)} objects in {bucket}") from e
+        return {
+            error["Key"]: f"{error.get('Code', '')}: {error.get('Message', '')}"
+            for error in answer.get("Errors", [])
+        }
+
     def close(self) -> None:
         if self._client_made is not None:
             self._client_made.close()

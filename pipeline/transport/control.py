@@ -76,6 +76,11 @@ class Control(abc.ABC):
     @abc.abstractmethod
     def abort_upload(self, bucket: str, upload: OpenUpload) -> None: ...
 
+    @abc.abstractmethod
+    def delete_objects(self, bucket: str, keys: list[str]) -> dict[str, str]:
+        """Delete ``keys`` (at most 1,000) in one request; the keys the server refused,
+        with its words. A request that fails as a whole raises S3Error."""
+
     def close(self) -> None:  # noqa: B027 - nothing to release by default
         """Release connections."""
 

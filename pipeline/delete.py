@@ -1,0 +1,181 @@
+"""--delete: the objects under the prefix that no walked file maps to, deleted only when
+the picture of the tree is whole.
+
+    PREFIX ──ListPrefix (one listing; --include/--exclude and the age filter applied to
+             each key, so what they leave out is kept)──> (directory, key)
+    results ──KeyByDirectory──> (directory, key)
+    ──JoinByDirectory (CoGroupByKey)──> stale keys ──BatchElements (≤ 1,000)──>
+    ──DeleteBatches [side inputs: results that left the walk incomplete, deletions
+                     planned]──> FileResult (deleted, would_delete, failed)
+
+Nothing is deleted when any result says the walk was incomplete (a directory, an
+archive or a listing that could not be read), when more deletions are planned than
+``--max-delete`` allows, or after Ctrl-C: each planned key is then counted as withheld,
+and the command says why and exits 1. The join is per directory, so on a cluster no
+worker holds more than one directory's keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline import interrupt
+from pipeline.filters import FileFilter
+from pipeline.naming import join_prefix
+from pipeline.options import DecisionOptions, TargetOptions, TransportOptions, UploadConfig
+from pipeline.records import Action, FileResult
+from pipeline.results import METRICS_NAMESPACE
+from pipeline.shards import directory_of
+from pipeline.transport import open_control
+from pipeline.transport.control import Control, S3Error
+
+DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
+_LISTING_FAILED = "listing_failed"
+
+
+def list_prefix(prefix: str) -> str:
+    """The key prefix under which the run's keys lie: 'site' -> 'site/'; '' -> ''."""
+    return directory_of(join_prefix(prefix, "x"))
+
+
+class _ListPrefixFn(beam.DoFn):  # type: ignore[misc]
+    """PREFIX -> (directory, key) of each object under it that the filters select; a
+    failed listing -> a failed result that leaves the walk incomplete."""
+
+    def __init__(
+        self, target: TargetOptions, transport: TransportOptions, selected: FileFilter
+    ) -> None:
+        super().__init__()
+        self._target = target
+        self._transport = transport
+        self._selected = selected
+
+    def process(self, prefix: str) -> Iterator[Any]:
+        bucket = self._target.bucket
+        control = open_control(self._target, self._transport)
+        try:
+            for obj in control.list_objects(bucket, prefix):
+                relative = obj.key[len(prefix) :]
+                if not relative or relative.endswith("/"):
+                    continue  # a folder marker: no file maps to one, none is deleted
+                if self._selected.active and not self._selected.selects(relative, obj.mtime):
+                    continue
+                yield directory_of(obj.key), obj.key
+        except S3Error as e:
+            failed = FileResult(
+                path=f"s3://{bucket}/{prefix}", key=prefix, action=Action.FAILED,
+                error=f"cannot list the objects to compare for --delete: {e}",
+                walk_incomplete=True,
+            )  # fmt: skip
+            yield beam.pvalue.TaggedOutput(_LISTING_FAILED, failed)
+        finally:
+            control.close()
+
+
+def _stale(element: tuple[str, dict[str, Iterable[str]]]) -> Iterator[str]:
+    """The keys of one directory that are in the bucket and that no walked file has."""
+    _, joined = element
+    walked = set(joined["walked"])
+    yield from sorted(set(joined["listed"]) - walked)
+
+
+class _DeleteBatchesFn(beam.DoFn):  # type: ignore[misc]
+    """A batch of stale keys -> one FileResult each, deleted (or would be), or failed;
+    none at all when the side inputs say the run must not delete."""
+
+    def __init__(
+        self, target: TargetOptions, transport: TransportOptions, decision: DecisionOptions
+    ) -> None:
+        super().__init__()
+        self._target = target
+        self._transport = transport
+        self._decision = decision
+        self._control: Control | None = None
+        self._planned = Metrics.counter(METRICS_NAMESPACE, "deletes_planned")
+        self._withheld = Metrics.counter(METRICS_NAMESPACE, "deletes_withheld")
+
+    def process(self, keys: list[str], incomplete: int, planned: int) -> Iterator[FileResult]:
+        self._planned.inc(len(keys))
+        limit = self._decision.max_delete
+        if incomplete or (limit is not None and planned > limit) or interrupt.requested():
+            self._withheld.inc(len(keys))
+            return
+        bucket = self._target.bucket
+        if self._decision.dry_run:
+            for key in keys:
+                yield self._result(key, Action.WOULD_DELETE)
+            return
+        if self._control is None:
+            self._control = open_control(self._target, self._transport)
+        try:
+            refused = self._control.delete_objects(bucket, keys)
+        except S3Error as e:
+            refused = {key: str(e) for key in keys}
+        for key in keys:
+            if key in refused:
+                yield self._result(key, Action.FAILED, error=f"cannot delete: {refused[key]}")
+            else:
+                yield self._result(key, Action.DELETED)
+
+    def _result(self, key: str, action: Action, **fields: Any) -> FileResult:
+        return FileResult(
+            path=f"s3://{self._target.bucket}/{key}", key=key, action=action, deletion=True,
+            reason="no walked file maps to it", **fields,
+        )  # fmt: skip
+
+    def teardown(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+
+
+class DeleteStale(beam.PTransform):  # type: ignore[misc]
+    """PCollection[FileResult] of every walked file -> PCollection[FileResult] of the
+    deletions (and of a listing that failed)."""
+
+    def __init__(self, config: UploadConfig) -> None:
+        super().__init__()
+        self._config = config
+
+    def expand(self, results: beam.PCollection) -> beam.PCollection:
+        config = self._config
+        listing = (
+            results.pipeline
+            | "Prefix" >> beam.Create([list_prefix(config.target.prefix)], reshuffle=False)
+            | "ListPrefix"
+            >> beam.ParDo(
+                _ListPrefixFn(config.target, config.transport, config.source.file_filter)
+            ).with_outputs(_LISTING_FAILED, main="listed")
+        )
+        walked = (
+            results
+            | "OfFiles" >> beam.Filter(lambda result: not result.deletion)
+            | "KeyByDirectory" >> beam.Map(lambda result: (directory_of(result.key), result.key))
+        )
+        stale = (
+            {"listed": listing.listed, "walked": walked}
+            | "JoinByDirectory" >> beam.CoGroupByKey()
+            | "StaleKeys" >> beam.FlatMap(_stale)
+        )
+        incomplete = (
+            (results, listing[_LISTING_FAILED])
+            | "AllResults" >> beam.Flatten()
+            | "Incomplete" >> beam.Filter(lambda result: result.walk_incomplete)
+            | "CountIncomplete" >> beam.combiners.Count.Globally()
+        )
+        planned = stale | "CountPlanned" >> beam.combiners.Count.Globally()
+        deletions = (
+            stale
+            | "Batches" >> beam.BatchElements(max_batch_size=DELETE_BATCH)
+            | "DeleteBatches"
+            >> beam.ParDo(
+                _DeleteBatchesFn(config.target, config.transport, config.decision),
+                beam.pvalue.AsSingleton(incomplete),
+                beam.pvalue.AsSingleton(planned),
+            )
+        )
+        return (deletions, listing[_LISTING_FAILED]) | "DeletionResults" >> beam.Flatten()

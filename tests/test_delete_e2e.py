@@ -1,0 +1,118 @@
+"""--delete against the real server: stale objects go, the rest stays, each deletion is a
+report line, and the guards (an unreadable directory, --max-delete, refused options)
+delete nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devsupport.locals3 import LocalS3
+from tests.conftest import make_tree, run_without_root_powers
+
+TREE = {"index.html": b"<p>", "css/site.css": b"p{}", "img/a.png": b"png"}
+STALE = ["site/old.html", "site/css/old.css", "site/gone/deep/x.bin"]
+OUTSIDE = ["other/x.txt", "site-two/y.txt"]
+
+
+def _put(s3_client: Any, bucket: str, keys: list[str]) -> None:
+    for key in keys:
+        s3_client.put_object(Bucket=bucket, Key=key, Body=b"stale")
+
+
+def _keys(s3_client: Any, bucket: str) -> set[str]:
+    pages = s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {obj["Key"] for page in pages for obj in page.get("Contents", [])}
+
+
+@pytest.mark.parametrize("beam", [[], ["--direct_num_workers", "2"]], ids=["local", "spread"])
+def test_delete_removes_what_no_file_maps_to(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, beam: list[str]
+) -> None:
+    tree = make_tree(tmp_path / "src", TREE)
+    _put(s3_client, bucket, STALE + OUTSIDE)
+    report = tmp_path / "report.jsonl"
+
+    result = run_cli(
+        "--bucket", bucket, "--prefix", "site", "--delete", "--json", "--report", str(report),
+        *beam, str(tree),
+    )  # fmt: skip
+
+    assert result.code == 0, result.stderr
+    assert _keys(s3_client, bucket) == {f"site/{name}" for name in TREE} | set(OUTSIDE)
+    summary = result.summary
+    assert (summary["deleted"], summary["uploaded"], summary["files"]) == (3, 3, 3)
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert sorted(line["key"] for line in lines if line["action"] == "deleted") == sorted(STALE)
+
+
+def test_a_dry_run_lists_the_deletions_and_makes_none(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", TREE)
+    _put(s3_client, bucket, STALE)
+
+    result = run_cli("--bucket", bucket, "--prefix", "site", "--delete", "--dry-run", str(tree))
+
+    assert result.code == 0, result.stderr
+    assert sorted(
+        line.split()[2] for line in result.stdout.splitlines() if line.startswith("would delete")
+    ) == sorted(f"s3://{bucket}/{key}" for key in STALE)
+    assert set(STALE) <= _keys(s3_client, bucket)
+
+
+def test_more_deletions_than_max_delete_makes_none(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", TREE)
+    _put(s3_client, bucket, STALE)
+
+    result = run_cli(
+        "--bucket", bucket, "--prefix", "site", "--delete", "--max-delete", "2", str(tree)
+    )
+
+    assert result.code == 1
+    assert "nothing deleted" in result.stderr and "--max-delete 2" in result.stderr
+    assert set(STALE) <= _keys(s3_client, bucket)
+
+
+def test_an_unreadable_directory_means_nothing_is_deleted(
+    s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", {**TREE, "private/secret.txt": b"s"})
+    _put(s3_client, bucket, [*STALE, "site/private/secret.txt"])
+    os.chmod(tree / "private", 0)
+    try:
+        result = run_without_root_powers(
+            ["--endpoint-url", s3_server.endpoint_url, "--bucket", bucket, "--prefix", "site",
+             "--delete", str(tree)],
+            s3_server.env(),
+        )  # fmt: skip
+    finally:
+        os.chmod(tree / "private", 0o755)
+
+    assert result.code == 1
+    assert "nothing deleted" in result.stderr and "could not be read" in result.stderr
+    assert {*STALE, "site/private/secret.txt"} <= _keys(s3_client, bucket)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--delete", "--limit", "1"], ["--delete", "--files-from", "LIST"], ["--max-delete", "5"]],
+    ids=["limit", "files-from", "max-delete-alone"],
+)
+def test_delete_refuses_what_cannot_see_the_whole_tree(
+    run_cli: Any, bucket: str, tmp_path: Path, options: list[str]
+) -> None:
+    tree = make_tree(tmp_path / "src", TREE)
+    (tmp_path / "list.txt").write_text("index.html\n")
+    options = [str(tmp_path / "list.txt") if o == "LIST" else o for o in options]
+
+    result = run_cli("--bucket", bucket, *options, str(tree))
+
+    assert result.code == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
