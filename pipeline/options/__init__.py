@@ -69,10 +69,11 @@ class UploadConfig:
             raise UsageError(
                 "--put copy keeps each object's bytes and type: no --gzip or --content-type"
             )
+        # A copy keeps the source's metadata; its tags are replaced only when --tag is given.
         if put is PutMode.COPY and body.headers:
             raise UsageError(
                 "--put copy keeps each object's metadata: no --header, --grant, "
-                "--storage-class or --sse"
+                "--storage-class or --sse (--tag is allowed)"
             )
 
     @classmethod

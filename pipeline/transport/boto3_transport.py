@@ -51,6 +51,8 @@ def extra_args(request: PutRequest, headers: tuple[tuple[str, str], ...]) -> dic
     args: dict[str, Any] = {"ContentType": request.content_type, "ChecksumAlgorithm": "CRC32"}
     if request.content_encoding:
         args["ContentEncoding"] = request.content_encoding
+    if request.tagging:  # s3transfer sends it with CreateMultipartUpload
+        args["Tagging"] = request.tagging
     metadata = {}
     for name, value in headers:
         lower = name.lower()
@@ -208,8 +210,11 @@ class Boto3Transport(Transport):
 
         self._pool.submit(run)
 
-    def copy(self, source: str, key: str, on_done: Callable[[PutOutcome], None]) -> None:
+    def copy(
+        self, source: str, key: str, on_done: Callable[[PutOutcome], None], tagging: str = ""
+    ) -> None:
         source_bucket, _, source_key = source.partition("/")
+        tags = {"TaggingDirective": "REPLACE", "Tagging": tagging} if tagging else {}
 
         def run() -> None:
             try:
@@ -217,6 +222,7 @@ class Boto3Transport(Transport):
                     Bucket=self._bucket,
                     Key=key,
                     CopySource={"Bucket": source_bucket, "Key": source_key},
+                    **tags,
                 )
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
                 text, kind = _error("COPY", e)

@@ -348,6 +348,8 @@ class CrtTransport(Transport):
         if request.content_encoding:
             headers.append(("Content-Encoding", request.content_encoding))
         headers.extend(request.headers)
+        if request.tagging:  # awscrt passes it on to CreateMultipartUpload too
+            headers.append(("x-amz-tagging", request.tagging))
         self._send(
             finished,
             size=request.size,
@@ -360,7 +362,9 @@ class CrtTransport(Transport):
             **({"on_progress": on_progress} if on_progress is not None else {}),
         )
 
-    def copy(self, source: str, key: str, on_copy: Callable[[PutOutcome], None]) -> None:
+    def copy(
+        self, source: str, key: str, on_copy: Callable[[PutOutcome], None], tagging: str = ""
+    ) -> None:
         def finished(answer: _Answer) -> None:
             # CopyObject may answer 200 and still fail: the error is then in the body.
             code = answer.s3_error()[0]
@@ -371,6 +375,8 @@ class CrtTransport(Transport):
                 on_copy(PutOutcome(error=error, kind=answer.kind()))
 
         headers = [("x-amz-copy-source", urllib.parse.quote(f"/{source}", safe="/~"))]
+        if tagging:
+            headers += [("x-amz-tagging-directive", "REPLACE"), ("x-amz-tagging", tagging)]
         self._send(
             finished,
             type=S3RequestType.DEFAULT,
