@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from pipeline import cli
+from pipeline.options import TransportOptions
 from pipeline.options.values import parse_rate
 from pipeline.transport.bandwidth import (
     CHUNK,
@@ -66,6 +68,25 @@ def test_rates_in_rclone_syntax(text: str, rate: int) -> None:
 def test_bad_rates_are_refused(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="not a rate"):
         parse_rate(text)
+
+
+def test_a_bad_rate_on_the_command_line_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.parse(["--bucket", "bkt", "--bwlimit", "fast", "src"])
+
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--bwlimit: not a rate: 'fast'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bwlimit_reaches_the_transport_options() -> None:
+    args, _ = cli.parse(["--bucket", "bkt", "--bwlimit", "4M", "src"])
+    assert TransportOptions.from_args(args).bwlimit == 4 * MIB
+    args, _ = cli.parse(["--bucket", "bkt", "src"])
+    assert TransportOptions.from_args(args).bwlimit == 0
 
 
 def test_a_bucket_gives_its_burst_at_once_then_the_rate() -> None:
@@ -193,11 +214,13 @@ def test_a_stopped_reader_fails_or_ends() -> None:
     failing, _, _ = _reader(b"x" * 100, stop=stop)
     ending, _, _ = _reader(b"x" * 100, stop=stop, end_on_stop=True)
     assert failing.read(10) == ending.read(10) == b"x" * 10
+    assert not ending.stopped
 
     stop.set()
     with pytest.raises(OSError, match="cancelled"):
         failing.read(10)
     assert ending.read(10) == b""
+    assert failing.stopped and ending.stopped
 
 
 def test_a_throttled_body_streams_a_file_and_closes_it(tmp_path: os.PathLike[str]) -> None:

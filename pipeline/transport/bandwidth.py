@@ -114,6 +114,7 @@ class ThrottledReader(io.BufferedIOBase):
         self._on_paid = on_paid
         self._end_on_stop = end_on_stop
         self._start = self._pos = self._paid_to = raw.tell()
+        self.stopped = False  # a read met ``stop``: the body was cut short
 
     @property
     def paid(self) -> int:
@@ -124,6 +125,7 @@ class ThrottledReader(io.BufferedIOBase):
         """True when the body should end here; raises when reads should fail."""
         if self._stop is None or not self._stop.is_set():
             return False
+        self.stopped = True
         if self._end_on_stop:
             return True
         raise OSError(errno.ECANCELED, "upload cancelled")
