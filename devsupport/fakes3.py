@@ -13,6 +13,7 @@ For the in-process runner only (the server lives in this process's memory).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import threading
@@ -44,6 +45,7 @@ class FakeObject:
     content_type: str = ""
     content_encoding: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    tagging: str = ""  # the x-amz-tagging header it was stored with
 
 
 @dataclass
@@ -202,7 +204,7 @@ class FakeTransport(Transport):
             etag = _etag(data, self.options)
             SERVER.create_bucket(self.target.bucket)[request.key] = FakeObject(
                 data, etag, time.time(), request.content_type, request.content_encoding,
-                request.headers,
+                request.headers, request.tagging,
             )  # fmt: skip
             if on_progress is not None:
                 on_progress(len(data))
@@ -210,7 +212,9 @@ class FakeTransport(Transport):
 
         self._later(answer)
 
-    def copy(self, source: str, key: str, on_done: Callable[[PutOutcome], None]) -> None:
+    def copy(
+        self, source: str, key: str, on_done: Callable[[PutOutcome], None], tagging: str = ""
+    ) -> None:
         fault = SERVER.request("copy", key)
 
         def answer() -> None:
@@ -222,8 +226,9 @@ class FakeTransport(Transport):
             if stored is None:
                 on_done(PutOutcome(error="COPY failed: no source", kind=ErrorKind.NOT_FOUND))
                 return
-            SERVER.create_bucket(self.target.bucket)[key] = FakeObject(
-                stored.data, stored.etag, time.time(), stored.content_type
+            # As S3 does: the copy keeps the metadata, and the tags unless they are replaced.
+            SERVER.create_bucket(self.target.bucket)[key] = dataclasses.replace(
+                stored, mtime=time.time(), tagging=tagging or stored.tagging
             )
             on_done(PutOutcome(etag=stored.etag))
 

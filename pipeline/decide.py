@@ -18,7 +18,12 @@ def decide_put(
 ) -> tuple[bool, str]:
     """(upload?, reason) for --put add, update or copy (stupid is decided without a
     comparison). ``local_size`` is None when the stored size cannot be known beforehand
-    (a gzipped body); ``local_etag`` is called only when it must be."""
+    (a gzipped body); ``local_etag`` is called only when it must be.
+
+    Only the bytes are compared, never the metadata or the tags (``--tag``), as ``aws s3
+    sync`` does: an unchanged object keeps the tags it has (``--put stupid`` sets them on
+    every object again). Comparing them would cost a GetObjectTagging per object.
+    """
     if remote is None:
         return True, "new"
     if mode is PutMode.ADD:

@@ -122,6 +122,7 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
             content_type=spec.content_type,
             content_encoding=spec.content_encoding,
             headers=self._body.headers,
+            tagging=self._body.tagging,
         )
         return _Upload(plan=plan, request=request, started=time.monotonic(), cleanup=cleanup)
 
@@ -141,9 +142,9 @@ class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
     def _send(self, upload: _Upload) -> Iterator[FileResult]:
         if upload.request is None:
             source = upload.plan.file.path.removeprefix("s3://")
-            key = upload.plan.file.key
+            key, tagging = upload.plan.file.key, self._body.tagging
             yield from self.submit(
-                upload, lambda done: self.transport().copy(source, key, done), size=0
+                upload, lambda done: self.transport().copy(source, key, done, tagging), size=0
             )
             return
         # A multipart body is buffered part by part within awscrt's own memory limit.

@@ -178,6 +178,28 @@ def test_copy_from_a_source_bucket_lists_it_through_the_control_plane() -> None:
     assert SERVER.count("list_objects") == 1
 
 
+def test_tags_go_with_every_put_and_replace_a_copy_s_tags(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", {"a.txt": b"a", "big.bin": b"b" * (6 * 1024 * 1024)})
+    tags = (("team", "blue sky"), ("k", "v"))
+    threshold = {"multipart_threshold": 5 * 1024 * 1024, "multipart_chunksize": 5 * 1024 * 1024}
+    _run(_config(tags=tags, **threshold), [str(tree)])
+    source = SERVER.create_bucket("source-bucket")
+    for name in ("kept", "new"):
+        etag = hashlib.md5(b"x").hexdigest()
+        source[f"{name}/x.bin"] = FakeObject(b"x", etag, 0.0, tagging="old=1")
+
+    copy = {"walk": WalkKind.S3, "put": PutMode.COPY}
+    kept = _run(_config(prefix="kept", **copy), ["s3://source-bucket/kept"])
+    new = _run(_config(prefix="new", tags=(("copied", "yes"),), **copy), ["s3://source-bucket/new"])
+
+    stored = SERVER.buckets[BUCKET]
+    assert stored["a.txt"].tagging == stored["big.bin"].tagging == "team=blue%20sky&k=v"
+    assert kept == [("kept/x.bin", Action.UPLOADED, "new", 0)]
+    assert new == [("new/x.bin", Action.UPLOADED, "new", 0)]
+    assert stored["kept/x.bin"].tagging == "old=1", "without --tag a copy keeps the tags"
+    assert stored["new/x.bin"].tagging == "copied=yes"
+
+
 def test_report_staging_tells_a_missing_report_from_one_that_cannot_be_read(
     tmp_path: Path,
 ) -> None:

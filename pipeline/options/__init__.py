@@ -82,10 +82,11 @@ class UploadConfig:
                 "--delete needs the whole tree walked: not with --files-from, which names "
                 "only some files"
             )
+        # A copy keeps the source's metadata; its tags are replaced only when --tag is given.
         if put is PutMode.COPY and body.headers:
             raise UsageError(
                 "--put copy keeps each object's metadata: no --header, --grant, "
-                "--storage-class or --sse"
+                "--storage-class or --sse (--tag is allowed)"
             )
 
     @classmethod

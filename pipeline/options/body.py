@@ -1,4 +1,5 @@
-"""What each object is made of besides the file's bytes: type, gzip, metadata headers."""
+"""What each object is made of besides the file's bytes: type, gzip, metadata headers,
+tags."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from pipeline.metadata import CANNED_ACLS, SSE_MODES, STORAGE_CLASSES, metadata_headers
 from pipeline.options.values import OptionGroup
+from pipeline.tags import Tags, check_tags, parse_tag, tagging_header
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,18 @@ class BodyOptions(OptionGroup):
     gzip: bool = False
     gzip_types: tuple[str, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()  # metadata sent with every PUT
+    # Object tags of every PUT and of every server-side copy (which then replaces the
+    # source's tags). ``--put update`` does not compare tags, as ``aws s3 sync`` does not:
+    # an object whose bytes are unchanged is skipped and keeps the tags it has.
+    tags: Tags = ()
+
+    def __post_init__(self) -> None:
+        check_tags(self.tags)
+
+    @property
+    def tagging(self) -> str:
+        """The ``x-amz-tagging`` header of every object ('' for no tags)."""
+        return tagging_header(self.tags)
 
     @staticmethod
     def add_arguments(group: Any) -> None:
@@ -46,6 +60,16 @@ class BodyOptions(OptionGroup):
             metavar="'NAME: VALUE'",
             help="a header for every object: Cache-Control, Content-Disposition, "
             "Content-Language, Expires or x-amz-meta-* (repeatable)",
+        )
+        group.add_argument(
+            "--tag",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="an object tag for every object, and for every --put copy instead of the "
+            "source's tags (repeatable, at most 10; a key of 1-128 characters, a value of "
+            "0-256; letters, digits, spaces and + - = . _ : / @); --put update does not "
+            "compare tags",
         )
         group.add_argument(
             "--grant",
@@ -84,4 +108,5 @@ class BodyOptions(OptionGroup):
             headers=metadata_headers(
                 args.header, args.grant, args.storage_class, args.sse, args.sse_kms_key_id
             ),
+            tags=tuple(parse_tag(text) for text in args.tag),
         )

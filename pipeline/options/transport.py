@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UsageError
-from pipeline.options.values import OptionGroup, add_choice, non_negative, parse_size, positive
+from pipeline.options.values import (
+    OptionGroup,
+    add_choice,
+    non_negative,
+    parse_rate,
+    parse_size,
+    positive,
+)
 
 if TYPE_CHECKING:
     from pipeline.transport.base import Transport
@@ -42,6 +49,9 @@ class TransportOptions(OptionGroup):
     timeout: float = DEFAULT_TIMEOUT_S  # per request, plus time for its body
     multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
     multipart_chunksize: int = DEFAULT_MULTIPART_CHUNKSIZE
+    # Upload bytes per second of each worker process, shared by all its transfers (one
+    # token bucket per process: on a cluster each worker has its own); 0 for no cap.
+    bwlimit: int = 0
     # A Transport class to use instead of ``kind``'s (e.g. a fake one in tests); it must
     # be importable by name on the workers, as Beam pickles classes by reference.
     factory: type[Transport] | None = None
@@ -55,6 +65,8 @@ class TransportOptions(OptionGroup):
             raise UsageError("--retries must be between 0 and 100")
         if self.multipart_chunksize < MIN_MULTIPART_CHUNKSIZE:
             raise UsageError("--multipart-chunksize must be at least 5 MiB")
+        if self.bwlimit < 0:
+            raise UsageError("--bwlimit must not be negative")
 
     @staticmethod
     def add_arguments(group: Any) -> None:
@@ -113,6 +125,15 @@ class TransportOptions(OptionGroup):
             default=DEFAULT_MULTIPART_CHUNKSIZE,
             help="part size of multipart uploads (default 8MiB, at least 5MiB)",
         )
+        group.add_argument(
+            "--bwlimit",
+            type=parse_rate,
+            metavar="RATE",
+            default=0,
+            help="cap the upload bytes per second of each worker process, shared by all its "
+            "transfers: 10M (MiB/s), 512K, 1.5G, 1000 (bytes/s); 0 or off (default) for none. "
+            "On a cluster each worker has its own cap",
+        )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TransportOptions:
@@ -124,4 +145,5 @@ class TransportOptions(OptionGroup):
             timeout=args.timeout,
             multipart_threshold=args.multipart_threshold,
             multipart_chunksize=args.multipart_chunksize,
+            bwlimit=args.bwlimit,
         )

@@ -1,4 +1,4 @@
-"""argparse value types shared by the option groups: sizes and counts."""
+"""argparse value types shared by the option groups: sizes, rates and counts."""
 
 from __future__ import annotations
 
@@ -18,6 +18,29 @@ def parse_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 8MiB)")
     unit = (match.group(2) or "").lower()[:1]
     return int(match.group(1)) * _UNITS[unit]
+
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:([kmgtp])i?)?b?\s*$", re.IGNORECASE)
+_RATE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+def parse_rate(text: str) -> int:
+    """A bandwidth in rclone's syntax -> bytes per second; 0 for no limit.
+
+    '10M' (MiB/s), '512K', '1.5G', '1000' (bytes/s); binary units, the B (or iB) after
+    them optional, any case; '0' and 'off' mean no limit.
+    """
+    if text.strip().lower() == "off":
+        return 0
+    match = _RATE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"not a rate: {text!r} (bytes per second, e.g. 10M, 512K, 1.5G, 1000, or off)"
+        )
+    number = float(match.group(1)) * _RATE_UNITS[(match.group(2) or "").lower()]
+    if number and number < 1:
+        raise argparse.ArgumentTypeError(f"not a rate: {text!r} is less than 1 byte per second")
+    return int(number)
 
 
 def positive(text: str) -> int:

@@ -87,6 +87,7 @@ class PutRequest:
     content_type: str
     content_encoding: str | None = None
     headers: tuple[tuple[str, str], ...] = ()  # metadata: Cache-Control, x-amz-meta-*, ...
+    tagging: str = ""  # the x-amz-tagging header (URL-encoded 'k=v&k2=v2'); '' for no tags
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,14 @@ class Transport(abc.ABC):
         """
 
     @abc.abstractmethod
-    def copy(self, source: str, key: str, on_done: Callable[[PutOutcome], None]) -> None:
-        """Copy the object at ``source`` ('bucket/key') to ``key``, server-side."""
+    def copy(
+        self, source: str, key: str, on_done: Callable[[PutOutcome], None], tagging: str = ""
+    ) -> None:
+        """Copy the object at ``source`` ('bucket/key') to ``key``, server-side.
+
+        The copy keeps the source's metadata, and its tags unless ``tagging`` (an
+        x-amz-tagging header) replaces them.
+        """
 
     @abc.abstractmethod
     def cancel_expired(self) -> None:

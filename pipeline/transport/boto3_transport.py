@@ -3,14 +3,20 @@
 Slower than awscrt (Python does the HTTP work, under the GIL) but it speaks exactly what
 boto3 speaks, for servers that awscrt's S3 client does not get along with. Large files go
 through s3transfer's multipart upload, which aborts the upload when a part fails.
+
+With ``--bwlimit`` every body is read through a ``ThrottledReader`` of the worker's cap:
+botocore reads a single PUT's body to hash it and then sends it (the cap is paid on the
+first pass only), and s3transfer reads a multipart upload's parts one after another into
+memory (at most ``max_in_memory_upload_chunks`` parts per worker) and sends them.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,6 +29,7 @@ from s3transfer.manager import TransferManager
 
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.records import RemoteObject
+from pipeline.transport.bandwidth import ThrottledReader, throttled_body, worker_cap
 from pipeline.transport.base import (
     ErrorKind,
     HeadOutcome,
@@ -51,6 +58,8 @@ def extra_args(request: PutRequest, headers: tuple[tuple[str, str], ...]) -> dic
     args: dict[str, Any] = {"ContentType": request.content_type, "ChecksumAlgorithm": "CRC32"}
     if request.content_encoding:
         args["ContentEncoding"] = request.content_encoding
+    if request.tagging:  # s3transfer sends it with CreateMultipartUpload
+        args["Tagging"] = request.tagging
     metadata = {}
     for name, value in headers:
         lower = name.lower()
@@ -92,6 +101,7 @@ class Boto3Transport(Transport):
             ),
         )
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="s3pp-boto3")
+        self._cap = worker_cap(options.bwlimit)  # None: no --bwlimit
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
         self._in_flight: set[Any] = set()  # s3transfer futures of multipart uploads
@@ -161,56 +171,77 @@ class Boto3Transport(Transport):
         on_progress: Callable[[int], None] | None = None,
     ) -> None:
         args = extra_args(request, request.headers)
-        bucket = self._bucket
 
         def run() -> None:
             if self._cancelled.is_set():
                 on_done(PutOutcome(error="PUT cancelled", kind=ErrorKind.CANCELLED))
                 return
             try:
-                if request.size > self.options.multipart_threshold:
-                    body = io.BytesIO(request.data) if request.data is not None else None
-                    source: Any = body if body is not None else request.path
-                    transfer = self._transfers.upload(source, bucket, request.key, extra_args=args)
-                    with self._lock:
-                        self._in_flight.add(transfer)
-                    try:
-                        transfer.result()
-                    finally:
-                        with self._lock:
-                            self._in_flight.discard(transfer)
-                    if on_progress is not None:
-                        on_progress(request.size)
-                    # s3transfer does not hand back the ETag that completed the upload.
-                    stored = self._client.head_object(Bucket=bucket, Key=request.key)
-                    on_done(PutOutcome(etag=stored["ETag"].strip('"')))
-                    return
-                if request.data is not None:
-                    answer = self._client.put_object(
-                        Bucket=bucket, Key=request.key, Body=request.data, **args
-                    )
-                else:
-                    assert request.path is not None
-                    with open(request.path, "rb") as f:
-                        answer = self._client.put_object(
-                            Bucket=bucket, Key=request.key, Body=f, **args
-                        )
+                with self._body(request, on_progress) as body:
+                    etag = self._send(request, body, args)
+                    paid = body.paid if isinstance(body, ThrottledReader) else 0
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
                     OSError) as e:  # fmt: skip
+                if self._cancelled.is_set():  # a throttled read stopped by cancel_all
+                    on_done(PutOutcome(error="PUT cancelled", kind=ErrorKind.CANCELLED))
+                    return
                 text, kind = _error("PUT", e)
                 on_done(PutOutcome(error=text, kind=kind))
                 return
             except (s3transfer.exceptions.CancelledError, concurrent.futures.CancelledError):
                 on_done(PutOutcome(error="PUT cancelled", kind=ErrorKind.CANCELLED))
                 return
-            if on_progress is not None:
-                on_progress(request.size)
-            on_done(PutOutcome(etag=answer["ETag"].strip('"')))
+            if on_progress is not None and request.size > paid:
+                on_progress(request.size - paid)  # what a throttled body did not report
+            on_done(PutOutcome(etag=etag))
 
         self._pool.submit(run)
 
-    def copy(self, source: str, key: str, on_done: Callable[[PutOutcome], None]) -> None:
+    @contextlib.contextmanager
+    def _body(
+        self, request: PutRequest, on_progress: Callable[[int], None] | None
+    ) -> Iterator[Any]:
+        """What botocore or s3transfer reads the body from: with a cap, a throttled file
+        (reporting progress as it is paid); else the bytes, or the file (by name for
+        s3transfer, which opens each part itself)."""
+        if self._cap is not None:
+            with throttled_body(
+                request.path, request.data, self._cap, self._cancelled, on_progress
+            ) as body:
+                yield body
+        elif request.data is not None:
+            multipart = request.size > self.options.multipart_threshold
+            yield io.BytesIO(request.data) if multipart else request.data
+        elif request.size > self.options.multipart_threshold:
+            yield request.path
+        else:
+            assert request.path is not None
+            with open(request.path, "rb") as f:
+                yield f
+
+    def _send(self, request: PutRequest, body: Any, args: dict[str, Any]) -> str:
+        """Store ``body`` under the request's key; its ETag."""
+        bucket = self._bucket
+        if request.size <= self.options.multipart_threshold:
+            answer = self._client.put_object(Bucket=bucket, Key=request.key, Body=body, **args)
+            return str(answer["ETag"]).strip('"')
+        transfer = self._transfers.upload(body, bucket, request.key, extra_args=args)
+        with self._lock:
+            self._in_flight.add(transfer)
+        try:
+            transfer.result()
+        finally:
+            with self._lock:
+                self._in_flight.discard(transfer)
+        # s3transfer does not hand back the ETag that completed the upload.
+        stored = self._client.head_object(Bucket=bucket, Key=request.key)
+        return str(stored["ETag"]).strip('"')
+
+    def copy(
+        self, source: str, key: str, on_done: Callable[[PutOutcome], None], tagging: str = ""
+    ) -> None:
         source_bucket, _, source_key = source.partition("/")
+        tags = {"TaggingDirective": "REPLACE", "Tagging": tagging} if tagging else {}
 
         def run() -> None:
             try:
@@ -218,6 +249,7 @@ class Boto3Transport(Transport):
                     Bucket=self._bucket,
                     Key=key,
                     CopySource={"Bucket": source_bucket, "Key": source_key},
+                    **tags,
                 )
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
                 text, kind = _error("COPY", e)

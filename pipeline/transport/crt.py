@@ -1,5 +1,14 @@
 """The native data plane: awscrt's S3 client keeps hundreds of requests in flight outside
-Python, streams files from disk and splits large ones into parallel multipart parts."""
+Python, streams files from disk and splits large ones into parallel multipart parts.
+
+With ``--bwlimit`` a body is not read by awscrt from its file (``send_filepath``) but
+through a ``ThrottledReader`` (``body_stream``): awscrt reads it on its body-streaming
+thread, a part (or a whole small body) at a time into its buffers, and each read waits
+for the worker's cap. That thread also prepares the other requests and hands their
+answers over, which then wait up to one such read (part size / RATE): so the time the
+cap holds it back does not count against any request's deadline, and on Ctrl-C those
+answers are let in before the requests still in flight are cancelled.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +46,7 @@ from awscrt.s3 import (
 
 from pipeline.options import RetryMode, TargetOptions, TransportOptions
 from pipeline.records import RemoteObject
+from pipeline.transport.bandwidth import ThrottledReader, throttled_body, worker_cap
 from pipeline.transport.base import (
     ErrorKind,
     HeadOutcome,
@@ -186,16 +196,23 @@ class CrtTransport(Transport):
         )
         self._bucket = target.bucket
         self._host = target.endpoint.authority(target.bucket)
+        self._cap = worker_cap(options.bwlimit)  # None: no --bwlimit
+        self._stopping = threading.Event()  # set by cancel_all: throttled reads stop
         self._lock = threading.Lock()
-        self._live: dict[int, Any] = {}  # keeps each S3Request alive until it is done
+        # Keeps each S3Request alive until it is done, with its deadline less the time the
+        # cap had held bodies back when it started (see _held_back).
+        self._live: dict[int, tuple[Any, float]] = {}
         self._done_early: set[int] = set()
         self._expired: set[int] = set()  # cancelled by cancel_expired, not yet done
 
     def _request(
-        self, method: str, key: str, headers: list[tuple[str, str]], data: bytes | None = None
+        self,
+        method: str,
+        key: str,
+        headers: list[tuple[str, str]],
+        body: io.BufferedIOBase | None = None,
     ) -> HttpRequest:
         path = self._endpoint.path(self._bucket, key)
-        body = None if data is None else io.BytesIO(data)
         return HttpRequest(
             method, path, HttpHeaders([("Host", self._host), *headers]), body_stream=body
         )
@@ -205,12 +222,14 @@ class CrtTransport(Transport):
 
         The request is kept alive until it is done; one refused at once also finishes. One
         still running past its deadline (``--timeout`` plus time for ``size`` bytes at
-        ``_SLOWEST_BYTES_PER_S``) is cancelled by ``cancel_expired`` and reported as
-        timed out, which the upload retries.
+        ``_SLOWEST_BYTES_PER_S``, pushed back by the time ``--bwlimit`` held bodies back
+        meanwhile) is cancelled by ``cancel_expired`` and reported as timed out, which the
+        upload retries.
         """
         answer = _Answer()
         token = id(answer)
         deadline = time.monotonic() + self.options.timeout + size / _SLOWEST_BYTES_PER_S
+        deadline -= self._held_back()
 
         def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
             answer.status = status_code
@@ -266,8 +285,12 @@ class CrtTransport(Transport):
                 return True
             return False
 
+    def _held_back(self) -> float:
+        """Seconds so far that the bandwidth cap held this worker's bodies back."""
+        return 0.0 if self._cap is None else self._cap.held_back()
+
     def cancel_expired(self) -> None:
-        now = time.monotonic()
+        now = time.monotonic() - self._held_back()
         with self._lock:
             late = [
                 (t, r) for t, (r, d) in self._live.items() if d < now and t not in self._expired
@@ -355,7 +378,21 @@ class CrtTransport(Transport):
         on_put: Callable[[PutOutcome], None],
         on_progress: Callable[[int], None] | None = None,
     ) -> None:
+        body: io.BufferedIOBase | None = None if request.data is None else io.BytesIO(request.data)
+        if self._cap is not None:
+            try:
+                body = throttled_body(
+                    request.path, request.data, self._cap, self._stopping, end_on_stop=True
+                )  # a body ended early fails: awscrt checks it against Content-Length
+            except OSError as e:
+                on_put(PutOutcome(error=f"PUT failed: {e.strerror}", kind=ErrorKind.LOCAL))
+                return
+
         def finished(answer: _Answer) -> None:
+            if isinstance(body, ThrottledReader):
+                body.close()  # awscrt has read what it needs
+                # A body cut short by cancel_all fails its request: that is a cancel too.
+                answer.cancelled = answer.cancelled or (answer.error is not None and body.stopped)
             if answer.error is None:
                 on_put(PutOutcome(etag=answer.headers.get("etag", "").strip('"')))
             else:
@@ -369,19 +406,24 @@ class CrtTransport(Transport):
         if request.content_encoding:
             headers.append(("Content-Encoding", request.content_encoding))
         headers.extend(request.headers)
+        if request.tagging:  # awscrt passes it on to CreateMultipartUpload too
+            headers.append(("x-amz-tagging", request.tagging))
         self._send(
             finished,
             size=request.size,
             type=S3RequestType.PUT_OBJECT,
-            request=self._request("PUT", request.key, headers, request.data),
-            send_filepath=request.path,
+            request=self._request("PUT", request.key, headers, body),
+            # The file straight from disk, unless the cap reads it (body_stream).
+            send_filepath=None if self._cap is not None else request.path,
             checksum_config=S3ChecksumConfig(
                 algorithm=S3ChecksumAlgorithm.CRC32, location=S3ChecksumLocation.HEADER
             ),
             **({"on_progress": on_progress} if on_progress is not None else {}),
         )
 
-    def copy(self, source: str, key: str, on_copy: Callable[[PutOutcome], None]) -> None:
+    def copy(
+        self, source: str, key: str, on_copy: Callable[[PutOutcome], None], tagging: str = ""
+    ) -> None:
         def finished(answer: _Answer) -> None:
             # CopyObject may answer 200 and still fail: the error is then in the body.
             code = answer.s3_error()[0]
@@ -392,6 +434,8 @@ class CrtTransport(Transport):
                 on_copy(PutOutcome(error=error, kind=answer.kind()))
 
         headers = [("x-amz-copy-source", urllib.parse.quote(f"/{source}", safe="/~"))]
+        if tagging:
+            headers += [("x-amz-tagging-directive", "REPLACE"), ("x-amz-tagging", tagging)]
         self._send(
             finished,
             type=S3RequestType.DEFAULT,
@@ -404,6 +448,13 @@ class CrtTransport(Transport):
         return CrtControl(target, options)
 
     def cancel_all(self) -> None:
+        first = not self._stopping.is_set()
+        self._stopping.set()  # throttled bodies end at once, which fails their requests
+        if first and self._cap is not None:
+            # Called again while requests remain: first let awscrt deliver the answers that
+            # its reading thread held back, so an object already stored is not reported as
+            # cancelled.
+            return
         with self._lock:
             live = [request for request, _ in self._live.values()]
         for request in live:
