@@ -116,3 +116,29 @@ def test_delete_refuses_what_cannot_see_the_whole_tree(
 
     assert result.code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_damaged_archive_means_nothing_is_deleted(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    import io
+    import tarfile
+
+    members = {f"m{i}.bin": os.urandom(50_000) for i in range(4)}
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    archive = tmp_path / "damaged.tar.gz"
+    archive.write_bytes(raw.getvalue()[: len(raw.getvalue()) // 2])  # cut in the middle
+    _put(s3_client, bucket, STALE)
+
+    result = run_cli(
+        "--bucket", bucket, "--prefix", "site", "--walk", "tar", "--delete", str(archive)
+    )
+
+    assert result.code == 1
+    assert "nothing deleted" in result.stderr and "could not be read" in result.stderr
+    assert set(STALE) <= _keys(s3_client, bucket)
