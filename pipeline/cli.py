@@ -38,6 +38,7 @@ _EXAMPLES = """\
 examples:
   s3-parallel-put --bucket my-bucket --prefix site/ ./public
   s3-parallel-put --bucket my-bucket --put add --gzip --dry-run ./public
+  s3-parallel-put --bucket my-bucket --prefix site/ --delete --max-delete 100 ./public
   s3-parallel-put --bucket b --endpoint-url http://127.0.0.1:8333 'logs/*.txt'
   python -m pipeline --bucket b ./data --runner PortableRunner \\
       --job_endpoint embed --environment_type LOOPBACK
