@@ -14,9 +14,9 @@ from typing import Any
 from pipeline.body import BodySpec, body_etag, body_spec
 from pipeline.checksums import ChecksumCache
 from pipeline.decide import decide_put
-from pipeline.inflight import InFlightDoFn
+from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.naming import key_problem
-from pipeline.options import BodyOptions, DecisionOptions, PutMode, TargetOptions, TransportOptions
+from pipeline.options import PutMode
 from pipeline.records import Action, FileBatch, FileResult, LocalFile, PutPlan, RemoteObject
 from pipeline.sources.filesystem import read_error
 from pipeline.transport import HeadOutcome, ListOutcome
@@ -24,21 +24,13 @@ from pipeline.transport import HeadOutcome, ListOutcome
 HEAD_WHEN_LIMIT_AT_MOST = 100  # fewer files than this: a HEAD each beats listing directories
 
 
-class DecidePutFn(InFlightDoFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | ListOutcome]):
-    """FileBatch -> PutPlan, or FileResult when no upload is needed; FileResult passes."""
+class DecidePutFn(PutStepFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | ListOutcome]):
+    """FileBatch -> PutPlan, or FileResult when no upload is needed; FileResult passes.
+    ``limit``: the run's --limit, if any."""
 
-    def __init__(
-        self,
-        target: TargetOptions,
-        transport: TransportOptions,
-        decision: DecisionOptions,
-        body: BodyOptions,
-        limit: int | None = None,
-    ) -> None:
-        super().__init__(target, transport)
-        self._decision = decision
-        self._put = decision.put
-        self._body = body
+    def __init__(self, settings: PutSettings, limit: int | None = None) -> None:
+        super().__init__(settings)
+        self._put = self._decision.put
         self._checksums: ChecksumCache | None = None
         # Few files wanted (--limit): a HEAD each beats listing their directories.
         self._use_head = limit is not None and limit <= HEAD_WHEN_LIMIT_AT_MOST

@@ -33,6 +33,7 @@ from pipeline import interrupt, progress, report
 from pipeline.compare import DecidePutFn
 from pipeline.delete import DeleteStale
 from pipeline.errors import UsageError
+from pipeline.inflight import PutSettings
 from pipeline.naming import printable
 from pipeline.options import OutputOptions, SourceOptions, UploadConfig, WalkKind
 from pipeline.records import Action, FileBatch, FileResult, LocalFile
@@ -250,6 +251,10 @@ class _UploadTransform(beam.PTransform):  # type: ignore[misc]
         self._resume_files = resume_files
 
 
+def _put_settings(config: UploadConfig) -> PutSettings:
+    return PutSettings(config.target, config.transport, config.decision, config.body)
+
+
 class MarkClashes(beam.PTransform):  # type: ignore[misc]
     """PCollection[Shard] -> the same shards, grouped by key prefix; those with keys that
     an earlier SOURCE's shard has carry them as ``clashes``."""
@@ -310,22 +315,14 @@ class UploadShards(_UploadTransform):
             )
             | "DecidePut"
             >> beam.ParDo(
-                DecidePutFn(
-                    config.target, config.transport, config.decision, config.body,
-                    config.source.limit,
-                )
+                DecidePutFn(_put_settings(config), config.source.limit)
             )
         )  # fmt: skip
         if self._spread and not spread_shards:
             plans = plans | "SpreadUploads" >> beam.Reshuffle()
         return (
             plans
-            | "Upload"
-            >> beam.ParDo(
-                UploadFn(
-                    config.target, config.transport, config.decision, config.body, config.output
-                )
-            )
+            | "Upload" >> beam.ParDo(UploadFn(_put_settings(config), config.output))
             | "CountResults" >> beam.ParDo(_CountResultsFn(config.target.bucket, config.output))
         )
 

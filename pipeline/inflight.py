@@ -13,7 +13,7 @@ import abc
 import functools
 import queue
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindow
@@ -21,7 +21,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline import interrupt
-from pipeline.options import TargetOptions, TransportOptions
+from pipeline.options import BodyOptions, DecisionOptions, TargetOptions, TransportOptions
 from pipeline.transport import Transport, open_transport
 
 IN_FLIGHT_BYTES = 64 * 1024 * 1024  # bodies of single PUTs in flight per worker
@@ -121,3 +121,21 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
 
 def _windowed(output: Any) -> WindowedValue:
     return WindowedValue(output, MIN_TIMESTAMP, (GlobalWindow(),))
+
+
+class PutSettings(NamedTuple):
+    """The option groups that both steps of a put read: where, how, when and what."""
+
+    target: TargetOptions
+    transport: TransportOptions
+    decision: DecisionOptions
+    body: BodyOptions
+
+
+class PutStepFn(InFlightDoFn[Context, Outcome], abc.ABC):
+    """A step of a put in flight: deciding it (``DecidePutFn``), sending it (``UploadFn``)."""
+
+    def __init__(self, settings: PutSettings) -> None:
+        super().__init__(settings.target, settings.transport)
+        self._decision = settings.decision
+        self._body = settings.body

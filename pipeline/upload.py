@@ -16,14 +16,10 @@ from dataclasses import dataclass, field
 
 from pipeline import interrupt, progress
 from pipeline.body import Body, body_spec, prepared_body
-from pipeline.inflight import InFlightDoFn
+from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.options import (
-    BodyOptions,
-    DecisionOptions,
     OutputOptions,
     PutMode,
-    TargetOptions,
-    TransportOptions,
 )
 from pipeline.orphans import abort_orphaned_uploads
 from pipeline.records import Action, FileResult, LocalFile, PutPlan
@@ -63,20 +59,12 @@ def _change_since_walk(file: LocalFile) -> str:
     return ""
 
 
-class UploadFn(InFlightDoFn[_Upload, PutOutcome]):
-    """PutPlan -> FileResult; a FileResult passes."""
+class UploadFn(PutStepFn[_Upload, PutOutcome]):
+    """PutPlan -> FileResult; a FileResult passes. ``output`` says which progress bar
+    (in this process) is told of the bytes sent."""
 
-    def __init__(
-        self,
-        target: TargetOptions,
-        transport: TransportOptions,
-        decision: DecisionOptions,
-        body: BodyOptions,
-        output: OutputOptions,
-    ) -> None:
-        super().__init__(target, transport)
-        self._decision = decision
-        self._body = body
+    def __init__(self, settings: PutSettings, output: OutputOptions) -> None:
+        super().__init__(settings)
         self._run_id = output.run_id
         self._control: Control | None = None  # for cleaning up after multipart uploads
 
