@@ -313,11 +313,8 @@ class UploadShards(_UploadTransform):
             >> beam.ParDo(
                 _WalkShardsFn(config.source, config.target.prefix, config.output, claim_in_walk)
             )
-            | "DecidePut"
-            >> beam.ParDo(
-                DecidePutFn(_put_settings(config), config.source.limit)
-            )
-        )  # fmt: skip
+            | "DecidePut" >> beam.ParDo(DecidePutFn(_put_settings(config), config.source.limit))
+        )
         if self._spread and not spread_shards:
             plans = plans | "SpreadUploads" >> beam.Reshuffle()
         return (
