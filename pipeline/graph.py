@@ -38,7 +38,7 @@ from pipeline.naming import printable
 from pipeline.options import OutputOptions, SourceOptions, UploadConfig, WalkKind
 from pipeline.records import Action, FileBatch, FileResult, LocalFile
 from pipeline.report_sink import WriteReport
-from pipeline.results import METRICS_NAMESPACE, SummarizeResults, Summary
+from pipeline.results import METRICS_NAMESPACE, SummarizeResults, Summary, note_failure
 from pipeline.resume import AttachResume
 from pipeline.shards import KeyClaims, Shard, Subtree, mark_clashes, shard_subtree, walk_shard
 from pipeline.sources import source_for
@@ -217,6 +217,8 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
             self._bytes_read.inc(result.size)
         if result.retries:
             self._retries.inc(result.retries)
+        if result.action is Action.FAILED and self._run_id:
+            note_failure(self._run_id, result)
         if self._json_lines:
             FILES_LOGGER.info("%s", report.report_line(result).rstrip("\n"))
         elif result.action is Action.FAILED:
@@ -361,13 +363,15 @@ class UploadTree(_UploadTransform):
     """PBegin -> (the report written, the run's Summary written as JSON to ``summary_path``).
 
     What ``python -m pipeline`` runs: the SOURCEs of ``config`` (or its ``--files-from``
-    list), uploaded by ``UploadSources``.
+    list), uploaded by ``UploadSources``. With ``summary_path`` None there is no summary
+    stage, and the FileResults are returned: the command streams a run in its own
+    process that way, taking the counts from the metrics and the failures as they pass.
     """
 
     def __init__(
         self,
         config: UploadConfig,
-        summary_path: str,
+        summary_path: str | None,
         spread: bool = True,
         resume_files: tuple[str, ...] = (),
     ) -> None:
@@ -402,6 +406,8 @@ class UploadTree(_UploadTransform):
             _ = results | "WriteReport" >> WriteReport(
                 config.records, config.target, config.transport
             )
+        if self._summary_path is None:
+            return results
         return (
             results
             # No default for an empty run (that would cost a side-input stage); the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,25 @@ class Summary:
     def from_dict(cls, data: dict[str, Any]) -> Summary:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+_failures: dict[str, list[dict[str, str]]] = {}  # run id -> the first failures seen here
+_failures_lock = threading.Lock()
+
+
+def note_failure(run_id: str, result: FileResult) -> None:
+    """Remember one of the first failures of the run ``run_id`` in this process: where the
+    whole run is one stage in this process, that spares a summary stage."""
+    with _failures_lock:
+        listed = _failures.setdefault(run_id, [])
+        if len(listed) < MAX_LISTED_FAILURES:
+            listed.append({"path": result.path, "key": result.key, "error": result.error})
+
+
+def failures_noted(run_id: str) -> list[dict[str, str]]:
+    """The failures ``note_failure`` remembered for ``run_id`` (and forget them)."""
+    with _failures_lock:
+        return _failures.pop(run_id, [])
 
 
 class SummarizeResults(beam.CombineFn):  # type: ignore[misc]

@@ -22,7 +22,7 @@ from typing import Any
 from pipeline import interrupt, progress
 from pipeline.errors import UsageError
 from pipeline.options import TargetOptions, UploadConfig
-from pipeline.results import METRICS_NAMESPACE, Summary
+from pipeline.results import METRICS_NAMESPACE, Summary, failures_noted
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,11 +86,13 @@ def is_local(options: Any) -> bool:
 
 
 def spreads_work(options: Any) -> bool:
-    """False only for the in-process local runner with one worker (it streams instead)."""
+    """False only for the local runner with one worker in this process (it streams)."""
     from apache_beam.options.pipeline_options import DirectOptions
 
-    workers = options.view_as(DirectOptions).direct_num_workers or 1
-    return not is_local(options) or workers > 1
+    direct = options.view_as(DirectOptions)
+    workers = direct.direct_num_workers or 1
+    other_processes = direct.direct_running_mode == "multi_processing"
+    return not is_local(options) or workers > 1 or other_processes
 
 
 def temp_location(options: Any) -> str | None:
@@ -241,7 +243,9 @@ def run_pipeline(
     _point_beam_s3_at(options, config.target)
     # Read before the pipeline is built: Beam clears the runner option when it does.
     local, spread, flink_master = is_local(options), spreads_work(options), _flink_master(options)
-    summary_path, local_dir = _summary_location(options)
+    # Streamed in this process, the run's first failures are noted here as they happen;
+    # elsewhere the pipeline writes them to a summary file.
+    summary_path, local_dir = _summary_location(options) if spread else (None, None)
 
     def remove_local_dir() -> None:
         if local_dir is not None:
@@ -255,11 +259,12 @@ def run_pipeline(
             bar = progress.for_run(config.output.run_id)
             if bar is not None and counters is not None and not local:
                 bar.show_counts(counters)
-            written = _read_summary(summary_path)
+            written = _read_summary(summary_path) if summary_path else None
         finally:
             remove_local_dir()
+        noted = failures_noted(config.output.run_id)
     if counters is not None:
-        return Summary.from_counters(counters, written.failures if written else [])
+        return Summary.from_counters(counters, written.failures if written else noted)
     if written is not None:
         return written
     raise RunFailed(
@@ -271,7 +276,7 @@ def run_pipeline(
 def _run_job(
     config: UploadConfig,
     options: Any,
-    summary_path: str,
+    summary_path: str | None,
     resume_files: tuple[str, ...],
     spread: bool,
     local: bool,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.records import Action, FileResult
-from pipeline.results import MAX_LISTED_FAILURES, Summary
+from pipeline.results import MAX_LISTED_FAILURES, Summary, failures_noted, note_failure
 
 
 def test_summary_counts_and_merges() -> None:
@@ -23,3 +23,23 @@ def test_summary_counts_and_merges() -> None:
     )
     assert len(summary.failures) == MAX_LISTED_FAILURES
     assert Summary.from_dict(summary.to_dict()) == summary
+
+
+def test_failures_noted_in_this_process_are_bounded_per_run_and_taken_once() -> None:
+    for i in range(MAX_LISTED_FAILURES + 5):
+        note_failure("run-a", FileResult(f"p{i}", f"k{i}", Action.FAILED, error="boom"))
+    note_failure("run-b", FileResult("q", "j", Action.FAILED, error="other"))
+
+    noted = failures_noted("run-a")
+
+    assert [f["key"] for f in noted] == [f"k{i}" for i in range(MAX_LISTED_FAILURES)]
+    assert failures_noted("run-a") == []
+    assert failures_noted("run-b") == [{"path": "q", "key": "j", "error": "other"}]
+
+
+def test_deletions_are_counted_apart_from_files() -> None:
+    summary = Summary()
+    summary.add(FileResult("p", "k", Action.UPLOADED))
+    summary.add(FileResult("s3://b/old", "old", Action.DELETED, deletion=True))
+    summary.add(FileResult("", "x", Action.FAILED, walk_incomplete=True))
+    assert (summary.files, summary.deleted, summary.walk_incomplete) == (2, 1, 1)
