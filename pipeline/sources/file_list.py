@@ -12,12 +12,14 @@ import os
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 
 from pipeline import report
 from pipeline.errors import UsageError
 from pipeline.naming import join_prefix
 from pipeline.options import SourceOptions, TargetOptions, TransportOptions
 from pipeline.records import Action, FileResult
+from pipeline.results import METRICS_NAMESPACE
 from pipeline.shards import SHARD_FILES, Shard, directory_of
 from pipeline.sources.base import Root
 from pipeline.transport import open_control
@@ -66,6 +68,12 @@ def check_file_list(options: SourceOptions) -> None:
         raise UsageError(f"--files-from {options.files_from!r} is not a file")
 
 
+def _count_source(uri: str) -> None:
+    """The list is the run's one SOURCE: counted as SplitSources counts SOURCEs, so every
+    run's metrics carry the count the client looks for (``pipeline.run._SENTINEL``)."""
+    Metrics.counter(METRICS_NAMESPACE, "sources").inc()
+
+
 class _ReadListFn(beam.DoFn):  # type: ignore[misc]
     """The list file, read in order by one worker -> shards (for --limit and local runs)."""
 
@@ -76,6 +84,7 @@ class _ReadListFn(beam.DoFn):  # type: ignore[misc]
         self._transport = transport
 
     def process(self, uri: str) -> Iterator[Shard]:
+        _count_source(uri)
         source, prefix = self._source.sources[0], self._target.prefix
         if report.is_remote(uri):
             control = open_control(self._target, self._transport)
@@ -114,6 +123,11 @@ class ShardFileList(beam.PTransform):  # type: ignore[misc]
                 | "ListFile" >> beam.Create([options.files_from], reshuffle=False)
                 | "ReadList" >> beam.ParDo(_ReadListFn(options, self._target, self._transport))
             )
+        _ = (
+            pbegin
+            | "ListFile" >> beam.Create([options.files_from], reshuffle=False)
+            | "CountList" >> beam.Map(_count_source)
+        )
         return (
             pbegin
             | "ReadList" >> beam.io.ReadFromText(options.files_from)
