@@ -135,3 +135,17 @@ def test_a_runner_that_reports_no_metrics_needs_a_shared_temp_location(
     assert refused.stderr.strip().count("\n") == 0, refused.stderr
     assert "--temp_location" in refused.stderr
     assert bucket_objects(s3_client, bucket) == {}
+
+
+def test_an_empty_files_from_list_is_a_run_of_no_files(
+    run_cli: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", {"a.txt": b"a"})
+    (tmp_path / "empty.txt").write_text("")
+
+    result = run_cli(
+        "--bucket", bucket, "--files-from", str(tmp_path / "empty.txt"), "--json", str(tree)
+    )
+
+    assert result.code == 0, result.stderr
+    assert (result.summary["files"], result.summary["uploaded"]) == (0, 0)
