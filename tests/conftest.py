@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from devsupport.fakes3 import SERVER, FakeServer
 from devsupport.locals3 import LocalS3
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +36,18 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = previous
+
+
+FAKE_BUCKET = "fake-bucket"
+
+
+@pytest.fixture
+def fake_s3() -> Iterator[FakeServer]:
+    """The in-memory S3 of ``devsupport.fakes3``, empty but for FAKE_BUCKET (no server)."""
+    SERVER.reset()
+    SERVER.create_bucket(FAKE_BUCKET)
+    yield SERVER
+    SERVER.reset()
 
 
 @pytest.fixture(scope="session")

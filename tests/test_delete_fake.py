@@ -4,7 +4,6 @@ is kept, and the guards that delete nothing (an incomplete walk, --max-delete)."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,10 @@ from pipeline import UploadConfig, UploadTree
 from pipeline.filters import EXCLUDE, FileFilter
 from pipeline.run import DEFAULT_RUNNER
 from pipeline.transport.base import ErrorKind
-from tests.conftest import make_tree
+from tests.conftest import FAKE_BUCKET, make_tree
 
-BUCKET = "fake-bucket"
-
-
-@pytest.fixture(autouse=True)
-def server() -> Iterator[None]:
-    SERVER.reset()
-    SERVER.create_bucket(BUCKET)
-    yield
-    SERVER.reset()
+BUCKET = FAKE_BUCKET
+pytestmark = pytest.mark.usefixtures("fake_s3")
 
 
 def _sync(tmp_path: Path, tree: Path, spread: bool = False, **fields: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,10 @@ from pipeline.resume import resume_files
 from pipeline.run import DEFAULT_RUNNER
 from pipeline.transport import PutRequest
 from pipeline.transport.base import ErrorKind
-from tests.conftest import make_tree
+from tests.conftest import FAKE_BUCKET, make_tree
 
-BUCKET = "fake-bucket"
-
-
-@pytest.fixture(autouse=True)
-def server() -> Iterator[None]:
-    SERVER.reset()
-    SERVER.create_bucket(BUCKET)
-    yield
-    SERVER.reset()
+BUCKET = FAKE_BUCKET
+pytestmark = pytest.mark.usefixtures("fake_s3")
 
 
 def _config(**fields: Any) -> UploadConfig:
