@@ -86,16 +86,13 @@ class _ReadListFn(beam.DoFn):  # type: ignore[misc]
     def process(self, uri: str) -> Iterator[Shard]:
         _count_source(uri)
         source, prefix = self._source.sources[0], self._target.prefix
-        if report.is_remote(uri):
-            control = open_control(self._target, self._transport)
-            try:
-                with control.read_text(uri) as lines:
-                    yield from shards_of_lines(lines, source, prefix)
-            finally:
-                control.close()
-        else:
-            with open(uri, encoding="utf-8", errors="surrogateescape") as lines:
+        control = open_control(self._target, self._transport) if report.is_remote(uri) else None
+        try:
+            with report.open_text(uri, control) as lines:
                 yield from shards_of_lines(lines, source, prefix)
+        finally:
+            if control is not None:
+                control.close()
 
 
 class ShardFileList(beam.PTransform):  # type: ignore[misc]
