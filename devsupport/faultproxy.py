@@ -52,8 +52,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from types import TracebackType
 from xml.sax.saxutils import escape
+
+from devsupport.service import Service
 
 __all__ = ["FAULT_KINDS", "FaultProxy", "FaultRules"]
 
@@ -487,7 +488,7 @@ def _close_gracefully(sock: socket.socket) -> None:
     sock.close()
 
 
-class FaultProxy:
+class FaultProxy(Service):
     """A threaded fault-injecting proxy on a free 127.0.0.1 port; use as a context manager.
 
     ``host`` puts both the proxy and its upstream on another local address instead (the
@@ -588,17 +589,6 @@ class FaultProxy:
         alive = [thread.name for thread in threads if thread.is_alive()]
         if alive:
             log.warning("faultproxy threads still alive after stop: %s", alive)
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _accept_loop(self) -> None:
         assert self._listener is not None

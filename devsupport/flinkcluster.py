@@ -44,12 +44,12 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import yaml
 
 from devsupport.privatetmp import shell_setup
+from devsupport.service import Service
 
 FLINK_VERSION = "1.19.3"
 FLINK_MINOR = FLINK_VERSION.rsplit(".", 1)[0]
@@ -360,7 +360,7 @@ def _kill_pids(pids: list[int], deadline: float) -> list[int]:
     return pids
 
 
-class BridgeNetwork:
+class BridgeNetwork(Service):
     """A bridge on a private /24 in the root namespace, and network namespaces on it.
 
     The bridge has ``host_ip`` (.1); each namespace gets the next address on a veth pair
@@ -444,17 +444,6 @@ class BridgeNetwork:
         if errors:
             raise RuntimeError("cleaning up the test network: " + "; ".join(errors))
 
-    def __enter__(self) -> BridgeNetwork:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def _set(config: dict[str, Any], key: str, value: Any) -> None:
     """Set a dotted Flink key in a nested YAML mapping."""
@@ -496,7 +485,7 @@ class Host:
     anchor_pid: int
 
 
-class FlinkCluster:
+class FlinkCluster(Service):
     """A JobManager host and ``taskmanagers`` TaskManager hosts on ``network``.
 
     A context manager. Each TaskManager host runs a Beam Python worker pool beside its
@@ -776,17 +765,6 @@ class FlinkCluster:
                 shutil.rmtree(self.workdir, ignore_errors=True)
         if survivors:
             raise RuntimeError(f"Flink cluster processes outlived SIGKILL: {survivors}")
-
-    def __enter__(self) -> FlinkCluster:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main(argv: list[str]) -> int:

@@ -24,8 +24,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
+
+from devsupport.service import Service
 
 _START_TIMEOUT_S = 60.0
 _LOOPBACK = "127.0.0.1"
@@ -68,7 +69,7 @@ def _free_port(taken: set[int], ip: str = _LOOPBACK) -> int:
     raise RuntimeError(f"no free port on {ip} below 55000")
 
 
-class LocalS3:
+class LocalS3(Service):
     """A SeaweedFS S3 server on loopback (or on ``ip``); use as a context manager."""
 
     def __init__(self, workdir: str | None = None, tls: bool = False, ip: str = _LOOPBACK) -> None:
@@ -224,14 +225,3 @@ class LocalS3:
             log.close()
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> LocalS3:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
