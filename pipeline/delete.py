@@ -30,8 +30,8 @@ from pipeline.options import DecisionOptions, TargetOptions, TransportOptions, U
 from pipeline.records import Action, FileResult
 from pipeline.results import METRICS_NAMESPACE
 from pipeline.shards import directory_of
-from pipeline.transport import open_control
-from pipeline.transport.control import Control, S3Error
+from pipeline.transport import ControlOnDemand, open_control
+from pipeline.transport.control import S3Error
 
 DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 _LISTING_FAILED = "listing_failed"
@@ -94,7 +94,7 @@ class _DeleteBatchesFn(beam.DoFn):  # type: ignore[misc]
         self._target = target
         self._transport = transport
         self._decision = decision
-        self._control: Control | None = None
+        self._control = ControlOnDemand(target, transport)
         self._planned = Metrics.counter(METRICS_NAMESPACE, "deletes_planned")
         self._withheld = Metrics.counter(METRICS_NAMESPACE, "deletes_withheld")
 
@@ -109,10 +109,8 @@ class _DeleteBatchesFn(beam.DoFn):  # type: ignore[misc]
             for key in keys:
                 yield self._result(key, Action.WOULD_DELETE)
             return
-        if self._control is None:
-            self._control = open_control(self._target, self._transport)
         try:
-            refused = self._control.delete_objects(bucket, keys)
+            refused = self._control().delete_objects(bucket, keys)
         except S3Error as e:
             refused = {key: str(e) for key in keys}
         for key in keys:
@@ -128,9 +126,7 @@ class _DeleteBatchesFn(beam.DoFn):  # type: ignore[misc]
         )  # fmt: skip
 
     def teardown(self) -> None:
-        if self._control is not None:
-            self._control.close()
-            self._control = None
+        self._control.close()
 
 
 class DeleteStale(beam.PTransform):  # type: ignore[misc]

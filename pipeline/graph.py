@@ -44,8 +44,7 @@ from pipeline.shards import KeyClaims, Shard, Subtree, mark_clashes, shard_subtr
 from pipeline.sources import source_for
 from pipeline.sources.base import SplitContext
 from pipeline.sources.file_list import ShardFileList
-from pipeline.transport import open_control
-from pipeline.transport.control import Control
+from pipeline.transport import ControlOnDemand
 from pipeline.upload import UploadFn
 
 FILES_LOGGER = logging.getLogger("pipeline.files")
@@ -70,21 +69,14 @@ class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
         # Each SOURCE's position on the command line (its first, when given twice).
         self._positions = {text: i for i, text in reversed(list(enumerate(sources)))}
         self._split = 0
-        self._control: Control | None = None
+        self._control = ControlOnDemand(self._target, self._transport)
         self._sources = Metrics.counter(METRICS_NAMESPACE, "sources")
 
     def setup(self) -> None:
         self._split = 0
 
     def teardown(self) -> None:
-        if self._control is not None:
-            self._control.close()
-            self._control = None
-
-    def _control_plane(self) -> Control:
-        if self._control is None:
-            self._control = open_control(self._target, self._transport)
-        return self._control
+        self._control.close()
 
     def process(self, text: str) -> Iterator[Subtree | Shard]:
         yield from self._split_source(text)
@@ -108,7 +100,7 @@ class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
             return
         # SOURCEs that the options do not name come after those they do.
         position = self._positions.get(text, len(self._options.sources))
-        context = SplitContext(self._options, prefix, position, self._control_plane)
+        context = SplitContext(self._options, prefix, position, self._control)
         yield from source.split(roots, context)
 
 

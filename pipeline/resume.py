@@ -20,7 +20,7 @@ from pipeline import report
 from pipeline.errors import UsageError
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.shards import Shard, directory_of
-from pipeline.transport import open_control
+from pipeline.transport import ControlOnDemand
 from pipeline.transport.control import Control, S3Error, split_uri
 
 _LOGGER = logging.getLogger(__name__)
@@ -60,15 +60,12 @@ class _ReadDoneFn(beam.DoFn):  # type: ignore[misc]
 
     def __init__(self, target: TargetOptions, transport: TransportOptions) -> None:
         super().__init__()
-        self._target = target
-        self._transport = transport
-        self._control: Control | None = None
+        self._control = ControlOnDemand(target, transport)
 
     def process(self, uri: str) -> Iterator[tuple[str, report.DoneRecord]]:
-        if report.is_remote(uri) and self._control is None:
-            self._control = open_control(self._target, self._transport)
+        control = self._control() if report.is_remote(uri) else None
         try:
-            with report.open_text(uri, self._control) as lines:
+            with report.open_text(uri, control) as lines:
                 for line in lines:
                     record = report.parse_done(line)
                     if record is not None:
@@ -77,9 +74,7 @@ class _ReadDoneFn(beam.DoFn):  # type: ignore[misc]
             raise UsageError(f"cannot read the report {uri}: {e}") from e
 
     def teardown(self) -> None:
-        if self._control is not None:
-            self._control.close()
-            self._control = None
+        self._control.close()
 
 
 def _attach_done(

@@ -17,16 +17,12 @@ from dataclasses import dataclass, field
 from pipeline import interrupt, progress
 from pipeline.body import Body, body_spec, prepared_body
 from pipeline.inflight import PutSettings, PutStepFn
-from pipeline.options import (
-    OutputOptions,
-    PutMode,
-)
+from pipeline.options import OutputOptions, PutMode
 from pipeline.orphans import abort_orphaned_uploads
 from pipeline.records import Action, FileResult, LocalFile, PutPlan
 from pipeline.sources.filesystem import read_error
-from pipeline.transport import PutOutcome, PutRequest, open_control
+from pipeline.transport import ControlOnDemand, PutOutcome, PutRequest
 from pipeline.transport.base import ErrorKind
-from pipeline.transport.control import Control
 
 MAX_COPY_BYTES = 5 * 1024**3  # the most one CopyObject request copies
 
@@ -66,7 +62,7 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
     def __init__(self, settings: PutSettings, output: OutputOptions) -> None:
         super().__init__(settings)
         self._run_id = output.run_id
-        self._control: Control | None = None  # for cleaning up after multipart uploads
+        self._control = ControlOnDemand(self._target, self._options)  # for multipart clean-ups
 
     def process(self, plan: PutPlan | FileResult) -> Iterator[FileResult]:
         if isinstance(plan, FileResult):
@@ -144,16 +140,9 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
             upload, lambda done: self.transport().put(request, done, sent), size=held
         )
 
-    def _control_plane(self) -> Control:
-        if self._control is None:
-            self._control = open_control(self._target, self._options)
-        return self._control
-
     def teardown(self) -> None:
         super().teardown()
-        if self._control is not None:
-            self._control.close()
-            self._control = None
+        self._control.close()
 
     def on_interrupt(self) -> None:
         if self._transport is not None:
@@ -173,7 +162,7 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
             upload.cleanup.close()
         if upload.request is not None and upload.request.size > self._options.multipart_threshold:
             abort_orphaned_uploads(
-                self._control_plane(), self._target.bucket, upload.request.key,
+                self._control(), self._target.bucket, upload.request.key,
                 upload.started_wall,
             )  # fmt: skip
         file = upload.plan.file

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pipeline.transport.control import Control
 
 __all__ = [
+    "ControlOnDemand",
     "HeadOutcome",
     "ListOutcome",
     "PutOutcome",
@@ -48,3 +49,23 @@ def open_transport(target: TargetOptions, options: TransportOptions) -> Transpor
 
 def open_control(target: TargetOptions, options: TransportOptions) -> Control:
     return transport_class(options).open_control(target, options)
+
+
+class ControlOnDemand:
+    """A worker's control plane, opened by the first call and released by ``close()``:
+    for the DoFns that need one only sometimes (their teardown closes it)."""
+
+    def __init__(self, target: TargetOptions, options: TransportOptions) -> None:
+        self._target = target
+        self._options = options
+        self._control: Control | None = None
+
+    def __call__(self) -> Control:
+        if self._control is None:
+            self._control = open_control(self._target, self._options)
+        return self._control
+
+    def close(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
