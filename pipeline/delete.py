@@ -1,18 +1,23 @@
-"""--delete: the objects under the prefix that no walked file maps to, deleted only when
+"""--delete: the objects under the prefix that no local file maps to, deleted only when
 the picture of the tree is whole.
 
-    PREFIX ──ListPrefix (one listing; --include/--exclude and the age filter applied to
-             each key, so what they leave out is kept)──> (directory, key)
-    results ──KeyByDirectory──> (directory, key)
+    PREFIX ──ListPrefix (one listing, taken before the first upload; what --include/
+             --exclude leave out, and objects older than the age limit, are kept)──>
+             (directory, key)
+    shards ──LocalKeys (every file's key, whether the filters select it or not)──>
+             (directory, key)
     ──JoinByDirectory (CoGroupByKey)──> stale keys ──BatchElements (≤ 1,000)──>
     ──DeleteBatches [side inputs: results that left the walk incomplete, deletions
                      planned]──> FileResult (deleted, would_delete, failed)
 
-Nothing is deleted when any result says the walk was incomplete (a directory, an
-archive or a listing that could not be read), when more deletions are planned than
-``--max-delete`` allows, or after Ctrl-C: each planned key is then counted as withheld,
-and the command says why and exits 1. The join is per directory, so on a cluster no
-worker holds more than one directory's keys.
+A key that a local file maps to is never stale, whatever the filters: they choose what
+is uploaded, never what is deleted. The listing is taken before the first upload
+(``UploadShards(wait_for=...)``), so nothing this run stored can be in it, whatever key
+a server stores it under. Nothing is deleted when any result says the walk was
+incomplete (a directory, an archive or a listing that could not be read), when more
+deletions are planned than ``--max-delete`` allows, or after Ctrl-C: each planned key is
+then counted as withheld, and the command says why and exits 1. The join is per
+directory, so on a cluster no worker holds more than one directory's keys.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pipeline.naming import join_prefix
 from pipeline.options import DecisionOptions, TargetOptions, TransportOptions, UploadConfig
 from pipeline.records import Action, FileResult
 from pipeline.results import METRICS_NAMESPACE
-from pipeline.shards import directory_of
+from pipeline.shards import Shard, directory_of
 from pipeline.transport import ControlOnDemand, open_control
 from pipeline.transport.control import S3Error
 
@@ -77,10 +82,14 @@ class _ListPrefixFn(beam.DoFn):  # type: ignore[misc]
 
 
 def _stale(element: tuple[str, dict[str, Iterable[str]]]) -> Iterator[str]:
-    """The keys of one directory that are in the bucket and that no walked file has."""
+    """The keys of one directory that are in the bucket and that no local file has."""
     _, joined = element
-    walked = set(joined["walked"])
-    yield from sorted(set(joined["listed"]) - walked)
+    local = set(joined["local"])
+    yield from sorted(set(joined["listed"]) - local)
+
+
+def _keyed_by_directory(shard: Shard) -> Iterator[tuple[str, str]]:
+    return ((directory_of(key), key) for key in shard.local_keys())
 
 
 class _DeleteBatchesFn(beam.DoFn):  # type: ignore[misc]
@@ -122,38 +131,57 @@ class _DeleteBatchesFn(beam.DoFn):  # type: ignore[misc]
     def _result(self, key: str, action: Action, **fields: Any) -> FileResult:
         return FileResult(
             path=f"s3://{self._target.bucket}/{key}", key=key, action=action, deletion=True,
-            reason="no walked file maps to it", **fields,
+            reason="no local file maps to it", **fields,
         )  # fmt: skip
 
     def teardown(self) -> None:
         self._control.close()
 
 
-class DeleteStale(beam.PTransform):  # type: ignore[misc]
-    """PCollection[FileResult] of every walked file -> PCollection[FileResult] of the
-    deletions (and of a listing that failed)."""
+class ListPrefix(beam.PTransform):  # type: ignore[misc]
+    """PBegin -> the objects under the prefix that --delete may consider, as (directory,
+    key) in the main output ('listed'), and a listing that failed ('failed')."""
 
     def __init__(self, config: UploadConfig) -> None:
         super().__init__()
         self._config = config
 
-    def expand(self, results: beam.PCollection) -> beam.PCollection:
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         config = self._config
-        listing = (
-            results.pipeline
+        return (
+            pbegin
             | "Prefix" >> beam.Create([list_prefix(config.target.prefix)], reshuffle=False)
-            | "ListPrefix"
+            | "List"
             >> beam.ParDo(
                 _ListPrefixFn(config.target, config.transport, config.source.file_filter)
             ).with_outputs(_LISTING_FAILED, main="listed")
         )
-        walked = (
-            results
-            | "OfFiles" >> beam.Filter(lambda result: not result.deletion)
-            | "KeyByDirectory" >> beam.Map(lambda result: (directory_of(result.key), result.key))
-        )
+
+
+def listing_taken(listing: beam.pvalue.DoOutputsTuple) -> beam.PCollection:
+    """One element once ``listing`` is complete: a side input that holds back a step (the
+    uploads) until then."""
+    return listing.listed | "ListingTaken" >> beam.combiners.Count.Globally()
+
+
+class DeleteStale(beam.PTransform):  # type: ignore[misc]
+    """(PCollection[Shard] of the walk, PCollection[FileResult] of its files) ->
+    PCollection[FileResult] of the deletions (and of a listing that failed).
+
+    ``listing``: the prefix's objects, from ``ListPrefix``.
+    """
+
+    def __init__(self, config: UploadConfig, listing: beam.pvalue.DoOutputsTuple) -> None:
+        super().__init__()
+        self._config = config
+        self._listing = listing
+
+    def expand(self, walked: tuple[beam.PCollection, beam.PCollection]) -> beam.PCollection:
+        config, listing = self._config, self._listing
+        shards, results = walked
+        local = shards | "LocalKeys" >> beam.FlatMap(_keyed_by_directory)
         stale = (
-            {"listed": listing.listed, "walked": walked}
+            {"listed": listing.listed, "local": local}
             | "JoinByDirectory" >> beam.CoGroupByKey()
             | "StaleKeys" >> beam.FlatMap(_stale)
         )

@@ -14,6 +14,14 @@ from dataclasses import dataclass
 
 INCLUDE, EXCLUDE = "include", "exclude"
 _DAY_S = 86400.0
+_MAGIC = re.compile(r"[*?[]")
+
+
+def _literal_head(pattern: str) -> str:
+    """What every path that ``pattern`` matches starts with: the part before its first
+    wildcard."""
+    magic = _MAGIC.search(pattern)
+    return pattern if magic is None else pattern[: magic.start()]
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,26 @@ class FileFilter:
             ]
             object.__setattr__(self, "_compiled_rules", compiled)
         return compiled
+
+    def prunes(self, relative_directory: str) -> bool:
+        """Whether the rules leave out every path below ``relative_directory`` (a
+        directory's path relative to SOURCE), so that it need not be read at all.
+
+        Only when an exclude rule matches every path that starts with 'DIR/' (a pattern
+        'DIR/*', 'DI*', '*': '*' matches '/' too) and no include rule after it could match
+        one of them. The same rules keep the directory's objects from --delete, so a
+        directory pruned here never makes an object look stale.
+        """
+        below = relative_directory.rstrip("/") + "/"
+        excluded = False
+        for kind, pattern in self.rules:
+            head = _literal_head(pattern)
+            if kind == EXCLUDE:
+                everything = pattern.rstrip("*") == head and pattern != head
+                excluded = excluded or (everything and below.startswith(head))
+            elif excluded and (head.startswith(below) or below.startswith(head)):
+                excluded = False  # this include might match a path below: read it
+        return excluded
 
     def selects(self, relative: str, mtime: float) -> bool:
         if self.newer_than is not None and mtime < self.newer_than:

@@ -1,7 +1,9 @@
 """The Beam pipeline, wired.
 
-    sources -> SplitSources -> [Reshuffle] -> ShardSubtrees -> [MarkClashes] -> [AttachResume]
-            -> [Reshuffle] -> WalkShards -> DecidePut -> Upload -> CountResults -> results
+    sources -> SplitSources -> [Reshuffle] -> ShardSubtrees            (ShardSources)
+            -> [MarkClashes] -> [AttachResume] -> [Reshuffle] -> WalkShards
+            -> DecidePut -> Upload -> CountResults -> results             (UploadShards)
+    --delete: PREFIX -> ListPrefix (before the first Upload); shards + results -> DeleteStale
 
 ``UploadSources`` takes a PCollection of SOURCE strings and returns a PCollection of
 ``FileResult``s, for use inside any pipeline; ``UploadTree`` is the PBegin wrapper that
@@ -31,8 +33,9 @@ from apache_beam.metrics import Metrics
 
 from pipeline import interrupt, progress, report
 from pipeline.compare import DecidePutFn
-from pipeline.delete import DeleteStale
+from pipeline.delete import DeleteStale, ListPrefix, listing_taken
 from pipeline.errors import UsageError
+from pipeline.filters import FileFilter
 from pipeline.inflight import PutSettings
 from pipeline.naming import printable
 from pipeline.options import OutputOptions, SourceOptions, UploadConfig, WalkKind
@@ -107,16 +110,17 @@ class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
 class _ShardSubtreesFn(beam.DoFn):  # type: ignore[misc]
     """Subtree -> Shards of at most SHARD_FILES entries of one directory; a Shard passes."""
 
-    def __init__(self, prefix: str, follow_symlinks: bool) -> None:
+    def __init__(self, prefix: str, follow_symlinks: bool, selected: FileFilter) -> None:
         super().__init__()
         self._prefix = prefix
         self._follow = follow_symlinks
+        self._selected = selected
 
     def process(self, item: Subtree | Shard) -> Iterator[Shard]:
         if isinstance(item, Shard):
             yield item
         else:
-            yield from shard_subtree(item, self._prefix, self._follow)
+            yield from shard_subtree(item, self._prefix, self._follow, self._selected)
 
 
 class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
@@ -275,6 +279,8 @@ class UploadShards(_UploadTransform):
     """PCollection[Shard] -> PCollection[FileResult]: walk, decide and upload each shard.
 
     ``check_keys``: the shards may come from several roots, so two files may have one key.
+    ``wait_for``: a PCollection that must be complete before the first upload (the
+    listing of --delete, so that it holds nothing this run stored).
     """
 
     def __init__(
@@ -283,9 +289,11 @@ class UploadShards(_UploadTransform):
         spread: bool = True,
         resume_files: tuple[str, ...] = (),
         check_keys: bool = False,
+        wait_for: beam.PCollection | None = None,
     ) -> None:
         super().__init__(config, spread, resume_files)
         self._check_keys = check_keys
+        self._wait_for = wait_for
 
     def expand(self, shards: beam.PCollection) -> beam.PCollection:
         config = self._config
@@ -311,11 +319,31 @@ class UploadShards(_UploadTransform):
         )
         if self._spread and not spread_shards:
             plans = plans | "SpreadUploads" >> beam.Reshuffle()
+        after = () if self._wait_for is None else (beam.pvalue.AsSingleton(self._wait_for),)
         return (
             plans
-            | "Upload" >> beam.ParDo(UploadFn(_put_settings(config), config.output))
+            | "Upload" >> beam.ParDo(UploadFn(_put_settings(config), config.output), *after)
             | "CountResults" >> beam.ParDo(_CountResultsFn(config.target.bucket, config.output))
         )
+
+
+class ShardSources(beam.PTransform):  # type: ignore[misc]
+    """PCollection[str] of SOURCEs -> PCollection[Shard]: split, [spread,] cut in shards."""
+
+    def __init__(self, config: UploadConfig, spread: bool = True) -> None:
+        super().__init__()
+        self._config = config
+        self._spread = spread
+
+    def expand(self, sources: beam.PCollection) -> beam.PCollection:
+        config = self._config
+        split = _SplitSourcesFn(config, streamed=not self._spread)
+        subtrees = sources | "SplitSources" >> beam.ParDo(split)
+        if self._spread and config.source.limit is None:
+            subtrees = subtrees | "SpreadSubtrees" >> beam.Reshuffle()
+        options = config.source
+        cut = _ShardSubtreesFn(config.target.prefix, options.follow_symlinks, options.file_filter)
+        return subtrees | "ShardSubtrees" >> beam.ParDo(cut)
 
 
 class UploadSources(_UploadTransform):
@@ -333,15 +361,10 @@ class UploadSources(_UploadTransform):
 
     def expand(self, sources: beam.PCollection) -> beam.PCollection:
         config = self._config
-        streamed = not self._spread
-        subtrees = sources | "SplitSources" >> beam.ParDo(_SplitSourcesFn(config, streamed))
-        if self._spread and config.source.limit is None:
-            subtrees = subtrees | "SpreadSubtrees" >> beam.Reshuffle()
         upload = UploadShards(config, self._spread, self._resume_files, _may_clash(config))
         return (
-            subtrees
-            | "ShardSubtrees"
-            >> beam.ParDo(_ShardSubtreesFn(config.target.prefix, config.source.follow_symlinks))
+            sources
+            | "ShardSources" >> ShardSources(config, self._spread)
             | "UploadShards" >> upload
         )
 
@@ -375,21 +398,26 @@ class UploadTree(_UploadTransform):
         if config.source.files_from is not None:
             shard_list = ShardFileList(config.source, config.target, config.transport, self._spread)
             shards = pbegin | "ShardFileList" >> shard_list
-            results = shards | "UploadShards" >> UploadShards(
-                config, self._spread, self._resume_files
-            )
+            check_keys = False
         else:
             # One element, flattened in order: --limit counts files in command-line order.
-            results = (
+            shards = (
                 pbegin
                 | "ListSources" >> beam.Create([config.source.sources], reshuffle=False)
                 | "EachSource" >> beam.FlatMap(iter)
-                | "UploadSources" >> UploadSources(config, self._spread, self._resume_files)
+                | "ShardSources" >> ShardSources(config, self._spread)
             )
-        if config.decision.delete:
+            check_keys = _may_clash(config)
+        listing = pbegin | "ListPrefix" >> ListPrefix(config) if config.decision.delete else None
+        upload = UploadShards(
+            config, self._spread, self._resume_files, check_keys,
+            wait_for=listing_taken(listing) if listing is not None else None,
+        )  # fmt: skip
+        results = shards | "UploadShards" >> upload
+        if listing is not None:
             deletions = (
-                results
-                | "DeleteStale" >> DeleteStale(config)
+                (shards, results)
+                | "DeleteStale" >> DeleteStale(config, listing)
                 | "CountDeletions"
                 >> beam.ParDo(_CountResultsFn(config.target.bucket, config.output))
             )

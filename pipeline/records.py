@@ -20,6 +20,14 @@ class LocalFile:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A file that the filters (--include/--exclude, the age limit) leave out: it is not
+    uploaded, but its key is still a local file's, so --delete never takes it for stale."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class FileBatch:
     """Files of one shard on their way to the put decision: one listing covers them all."""
 
@@ -46,7 +54,7 @@ class Action(enum.Enum):
     WOULD_UPLOAD = "would_upload"  # --dry-run
     FAILED = "failed"
     NOT_STARTED = "not_started"  # interrupted before it was uploaded (nothing stored)
-    DELETED = "deleted"  # --delete: an object no walked file maps to
+    DELETED = "deleted"  # --delete: an object no local file maps to
     WOULD_DELETE = "would_delete"  # --delete --dry-run
 
 

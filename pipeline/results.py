@@ -47,7 +47,7 @@ class Summary:
     unwalked_shards: int = 0  # shards an interrupt kept from being walked
     deleted: int = 0  # --delete: objects deleted
     would_delete: int = 0  # --delete --dry-run
-    deletes_planned: int = 0  # objects under the prefix that no walked file maps to
+    deletes_planned: int = 0  # objects under the prefix that no local file maps to
     deletes_withheld: int = 0  # planned but not made: the walk was incomplete, or too many
     walk_incomplete: int = 0  # failures that hide which keys the tree maps to
     bytes_uploaded: int = 0  # bytes sent in PUT bodies

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix, relative_key
-from pipeline.records import Action, FileResult, LocalFile
+from pipeline.records import Action, FileResult, LeftOut, LocalFile
 from pipeline.sources.base import Root
 from pipeline.sources.filesystem import failed, skipped, walk_file
 
@@ -65,6 +65,14 @@ class Shard:
     done: tuple[tuple[str, str, int, float], ...] = ()  # (key, source, size, mtime), resume
     source_index: int = 0  # the position of its SOURCE on the command line
     clashes: tuple[tuple[str, str], ...] = ()  # (name, path of the file that has its key)
+    left_out: tuple[str, ...] = ()  # keys of carried files that the filters leave out
+
+    def local_keys(self) -> Iterator[str]:
+        """Every key that a file of the shard maps to, whether the filters select it or not
+        (a name's file is stat'ed and filtered only when the shard is walked)."""
+        yield from (self.key_prefix + name for name in self.names)
+        yield from (item.key for item in self.carried)
+        yield from self.left_out
 
 
 def directory_of(key: str) -> str:
@@ -96,13 +104,24 @@ def _read_directory(directory: str, follow: bool) -> tuple[list[str], list[str]]
     return names, subdirectories
 
 
-def split_root(root: Root, whole: bool, source_index: int = 0) -> Iterator[Subtree]:
+def _not_pruned(directories: list[str], root: Root, selected: FileFilter) -> list[str]:
+    """The directories that the filter rules do not leave out whole (``FileFilter.prunes``):
+    those it does are never read, so an unreadable one cannot fail the run."""
+    if not selected.rules:
+        return directories
+    return [d for d in directories if not selected.prunes(relative_key(d, root.base))]
+
+
+def split_root(
+    root: Root, whole: bool, source_index: int = 0, selected: FileFilter | None = None
+) -> Iterator[Subtree]:
     """The subtrees of ``root``: up to SPLIT_DIRECTORIES flat ones, then recursive ones.
 
     ``whole`` keeps the root one recursive subtree (walked in order by one worker), as
     ``--limit`` and ``--follow-symlinks`` need. ``source_index`` is the position of the
-    root's SOURCE on the command line.
+    root's SOURCE on the command line; directories that ``selected`` prunes are left out.
     """
+    selected = selected or FileFilter()
     if whole or not os.path.isdir(root.path):
         yield Subtree(root, root.path, recursive=True, source_index=source_index)
         return
@@ -113,7 +132,8 @@ def split_root(root: Root, whole: bool, source_index: int = 0) -> Iterator[Subtr
         read += 1
         yield Subtree(root, directory, recursive=False, source_index=source_index)
         try:
-            pending.extend(_read_directory(directory, follow=False)[1])
+            subdirectories = _read_directory(directory, follow=False)[1]
+            pending.extend(_not_pruned(subdirectories, root, selected))
         except OSError:
             continue  # the worker that reads its files reports the error
     for directory in pending:
@@ -124,8 +144,12 @@ def _key_prefix(root: Root, prefix: str, directory: str) -> str:
     return directory_of(join_prefix(prefix, relative_key(os.path.join(directory, "x"), root.base)))
 
 
-def shard_subtree(subtree: Subtree, prefix: str, follow: bool = False) -> Iterator[Shard]:
-    """The shards of a subtree, directory by directory in sorted (depth-first) order."""
+def shard_subtree(
+    subtree: Subtree, prefix: str, follow: bool = False, selected: FileFilter | None = None
+) -> Iterator[Shard]:
+    """The shards of a subtree, directory by directory in sorted (depth-first) order;
+    directories that ``selected`` prunes are not read."""
+    selected = selected or FileFilter()
     root, index = subtree.root, subtree.source_index
     if not os.path.isdir(subtree.directory):  # a SOURCE that is a file
         directory, name = os.path.split(subtree.directory)
@@ -155,7 +179,7 @@ def shard_subtree(subtree: Subtree, prefix: str, follow: bool = False) -> Iterat
             names_slice = tuple(names[start : start + SHARD_FILES])
             yield Shard(key_prefix, root, directory, names_slice, after, source_index=index)
         if subtree.recursive:
-            pending.extend(reversed(subdirectories))
+            pending.extend(reversed(_not_pruned(subdirectories, root, selected)))
 
 
 def walk_shard(shard: Shard, prefix: str, selected: FileFilter) -> Iterator[LocalFile | FileResult]:
@@ -230,23 +254,28 @@ def mark_clashes(group: Iterable[Shard]) -> Iterator[Shard]:
         yield claims.mark(shard)
 
 
-def batch_carried(items: Iterable[LocalFile | FileResult]) -> Iterator[Shard]:
+def batch_carried(items: Iterable[LocalFile | FileResult | LeftOut]) -> Iterator[Shard]:
     """Files read in one stream (archive members, source objects) as shards.
 
     A shard holds consecutive files of one key directory, at most SHARD_FILES of them
-    and at most CARRIED_BYTES of member bytes.
+    and at most CARRIED_BYTES of member bytes; the keys of files the filters left out
+    travel with it (``Shard.left_out``).
     """
     batch: list[LocalFile | FileResult] = []
+    left_out: list[str] = []
     key_prefix, held = "", 0
     for item in items:
         item_prefix = directory_of(item.key)
         size = len(item.data) if isinstance(item, LocalFile) and item.data else 0
-        full = len(batch) >= SHARD_FILES or held + size > CARRIED_BYTES
-        if batch and (item_prefix != key_prefix or full):
-            yield Shard(key_prefix, carried=tuple(batch))
-            batch, held = [], 0
+        full = len(batch) + len(left_out) >= SHARD_FILES or held + size > CARRIED_BYTES
+        if (batch or left_out) and (item_prefix != key_prefix or full):
+            yield Shard(key_prefix, carried=tuple(batch), left_out=tuple(left_out))
+            batch, left_out, held = [], [], 0
         key_prefix = item_prefix
-        batch.append(item)
+        if isinstance(item, LeftOut):
+            left_out.append(item.key)
+        else:
+            batch.append(item)
         held += size
-    if batch:
-        yield Shard(key_prefix, carried=tuple(batch))
+    if batch or left_out:
+        yield Shard(key_prefix, carried=tuple(batch), left_out=tuple(left_out))

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline import interrupt, progress
 from pipeline.body import Body, body_spec, prepared_body
@@ -64,7 +65,9 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         self._run_id = output.run_id
         self._control = ControlOnDemand(self._target, self._options)  # for multipart clean-ups
 
-    def process(self, plan: PutPlan | FileResult) -> Iterator[FileResult]:
+    def process(self, plan: PutPlan | FileResult, waited_for: Any = None) -> Iterator[FileResult]:
+        """``waited_for``: a side input that only holds the uploads back until it is
+        complete (``UploadShards(wait_for=...)``)."""
         if isinstance(plan, FileResult):
             yield plan
             return

@@ -126,3 +126,84 @@ def test_deletions_go_in_batches_and_a_refused_key_fails_alone(tmp_path: Path) -
     assert _keys() == {"site/keep.txt", stale[7]}
     batches = [int(n) for op, n in SERVER.requests if op == "delete_objects"]
     assert sum(batches) == 2500 and max(batches) <= 1000
+
+
+@pytest.mark.parametrize("spread", [False, True], ids=["streamed", "spread"])
+def test_files_the_age_filter_leaves_out_keep_their_objects(tmp_path: Path, spread: bool) -> None:
+    import os
+    import time
+
+    tree = make_tree(tmp_path / "t", {"old.txt": b"o", "new.txt": b"n", "sub/old2.txt": b"p"})
+    month_ago = time.time() - 30 * 86400
+    for name in ("old.txt", "sub/old2.txt"):
+        os.utime(tree / name, (month_ago, month_ago))
+    # Uploaded by an earlier run, so last modified recently (after the files' mtimes).
+    for key in ("site/old.txt", "site/new.txt", "site/sub/old2.txt", "site/gone.txt"):
+        SERVER.buckets[BUCKET][key] = FakeObject(b"x", "x", time.time())
+
+    summary = _sync(tmp_path, tree, spread, file_filter=FileFilter.build([], 7))
+
+    assert _keys() == {"site/old.txt", "site/new.txt", "site/sub/old2.txt"}
+    assert (summary["deleted"], summary["files"]) == (1, 1)
+
+
+@pytest.mark.parametrize("spread", [False, True], ids=["streamed", "spread"])
+def test_the_listing_is_taken_before_the_first_upload(tmp_path: Path, spread: bool) -> None:
+    tree = make_tree(tmp_path / "t", {f"d{i}/f{j}.txt": b"x" for i in range(3) for j in range(3)})
+    _bucket("site/gone.txt")
+
+    _sync(tmp_path, tree, spread)
+
+    operations = [operation for operation, _ in SERVER.requests]
+    assert "put" in operations
+    assert operations.index("list_objects") < operations.index("put")
+
+
+def test_a_directory_the_rules_leave_out_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    tree = make_tree(
+        tmp_path / "t", {"open/a.txt": b"a", "locked/b.txt": b"b", "locked/deep/c.txt": b"c"}
+    )
+    _bucket("site/locked/b.txt", "site/locked/old.txt", "site/gone.txt")
+    real_scandir = os.scandir
+    read = []
+
+    def scandir(path: Any) -> Any:
+        read.append(str(path))
+        if "locked" in str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr("pipeline.shards.os.scandir", scandir)
+    summary = _sync(tmp_path, tree, file_filter=FileFilter(rules=((EXCLUDE, "locked/*"),)))
+
+    assert not [path for path in read if "locked" in path]
+    assert (summary["deleted"], summary["walk_incomplete"], summary["failed"]) == (1, 0, 0)
+    assert _keys() == {"site/open/a.txt", "site/locked/b.txt", "site/locked/old.txt"}
+
+
+def test_archive_members_the_age_filter_leaves_out_keep_their_objects(tmp_path: Path) -> None:
+    import tarfile
+    import time
+
+    from pipeline.options import WalkKind
+
+    archive = tmp_path / "t.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name, mtime in (("old.txt", time.time() - 30 * 86400), ("new.txt", time.time())):
+            source = tmp_path / name
+            source.write_bytes(name.encode())
+            info = tar.gettarinfo(str(source), arcname=name)
+            info.mtime = int(mtime)
+            with open(source, "rb") as f:
+                tar.addfile(info, f)
+    for key in ("site/old.txt", "site/gone.txt"):
+        SERVER.buckets[BUCKET][key] = FakeObject(b"x", "x", time.time())
+
+    summary = _sync(tmp_path, archive, walk=WalkKind.TAR, file_filter=FileFilter.build([], 7))
+
+    assert _keys() == {"site/old.txt", "site/new.txt"}
+    assert (summary["deleted"], summary["uploaded"]) == (1, 1)

@@ -39,7 +39,7 @@ class DecisionOptions(OptionGroup):
     # Where MD5s are remembered per path, size, mtime and ctime (None: nowhere).
     checksum_cache: str | None = DEFAULT_CACHE
     dry_run: bool = False
-    delete: bool = False  # delete the objects under the prefix that no walked file maps to
+    delete: bool = False  # delete the objects under the prefix that no local file maps to
     max_delete: int | None = None  # more deletions planned than this: none are made
 
     def __post_init__(self) -> None:

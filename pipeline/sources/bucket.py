@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix
-from pipeline.records import Action, FileResult, LocalFile
+from pipeline.records import Action, FileResult, LeftOut, LocalFile
 from pipeline.sources.base import Root, Source, SplitContext
 from pipeline.transport.control import Control, S3Error
 
@@ -36,8 +36,9 @@ def resolve_buckets(sources: tuple[str, ...]) -> tuple[Root, ...]:
 
 def walk_bucket(
     control: Control, uri: str, prefix: str, selected: FileFilter
-) -> Iterator[LocalFile | FileResult]:
-    """Every object under ``uri`` as a LocalFile whose path is its s3:// URI."""
+) -> Iterator[LocalFile | FileResult | LeftOut]:
+    """Every object under ``uri`` as a LocalFile whose path is its s3:// URI (LeftOut when
+    the filters leave it out)."""
     bucket, source_prefix = split_s3_uri(uri)
     try:
         for obj in control.list_objects(bucket, source_prefix):
@@ -45,6 +46,7 @@ def walk_bucket(
             if not relative or relative.endswith("/"):
                 continue  # the folder itself, or a folder marker
             if selected.active and not selected.selects(relative, obj.mtime):
+                yield LeftOut(join_prefix(prefix, relative))
                 continue
             yield LocalFile(
                 path=f"s3://{bucket}/{obj.key}",

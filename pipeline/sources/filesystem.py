@@ -128,8 +128,8 @@ def walk(
 
     selected = selected or FileFilter()
     for root in roots:
-        for subtree in split_root(root, whole=True):
-            for shard in shard_subtree(subtree, prefix, follow_symlinks):
+        for subtree in split_root(root, whole=True, selected=selected):
+            for shard in shard_subtree(subtree, prefix, follow_symlinks, selected):
                 yield from walk_shard(shard, prefix, selected)
 
 
@@ -146,4 +146,4 @@ class FilesystemSource(Source):
         # walker per root to see each directory once: then a root stays whole.
         whole = context.options.limit is not None or context.options.follow_symlinks
         for root in roots:
-            yield from split_root(root, whole, context.position)
+            yield from split_root(root, whole, context.position, context.options.file_filter)

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix
-from pipeline.records import Action, FileResult, LocalFile
+from pipeline.records import Action, FileResult, LeftOut, LocalFile
 from pipeline.sources.base import Root, Source, SplitContext
 from pipeline.transport.control import S3Error
 
@@ -54,8 +54,9 @@ def _result(label: str, key: str, action: Action, **fields: Any) -> FileResult:
 
 def walk_tar(
     uri: str, prefix: str, selected: FileFilter, control: Control | None = None
-) -> Iterator[LocalFile | FileResult]:
-    """Every regular member of the archive at ``uri`` as a LocalFile holding its bytes."""
+) -> Iterator[LocalFile | FileResult | LeftOut]:
+    """Every regular member of the archive at ``uri`` as a LocalFile holding its bytes
+    (LeftOut when the filters leave it out)."""
     try:
         with open_archive(uri, control) as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
             for member in tar:
@@ -74,6 +75,7 @@ def walk_tar(
                     yield _result(label, key, Action.SKIPPED, reason="not a regular file")
                     continue
                 if selected.active and not selected.selects(name, float(member.mtime)):
+                    yield LeftOut(key)
                     continue
                 if member.size > MAX_MEMBER_BYTES:
                     yield _result(
