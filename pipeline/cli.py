@@ -237,11 +237,14 @@ def _check_sources(config: UploadConfig, control: Control) -> None:
     from pipeline.sources import source_for
     from pipeline.sources.bucket import split_s3_uri
     from pipeline.sources.file_list import check_file_list
+    from pipeline.sources.filesystem import check_mirrorable
 
     options = config.source
     if options.files_from is not None:
         check_file_list(options)
         return
+    if config.decision.delete and options.walk is WalkKind.FILESYSTEM:
+        check_mirrorable(options.sources)
     source_for(options.walk).resolve(options.sources)
     if options.walk is WalkKind.S3:
         for uri in options.sources:

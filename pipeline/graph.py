@@ -47,6 +47,7 @@ from pipeline.shards import KeyClaims, Shard, Subtree, mark_clashes, shard_subtr
 from pipeline.sources import source_for
 from pipeline.sources.base import SplitContext
 from pipeline.sources.file_list import ShardFileList
+from pipeline.sources.filesystem import check_mirrorable
 from pipeline.transport import ControlOnDemand
 from pipeline.upload import UploadFn
 
@@ -72,6 +73,8 @@ class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
         # Each SOURCE's position on the command line (its first, when given twice).
         self._positions = {text: i for i, text in reversed(list(enumerate(sources)))}
         self._split = 0
+        # --delete of a directory tree: each SOURCE must be a whole directory.
+        self._mirror = config.decision.delete and config.source.walk is WalkKind.FILESYSTEM
         self._control = ControlOnDemand(self._target, self._transport)
         self._sources = Metrics.counter(METRICS_NAMESPACE, "sources")
 
@@ -94,6 +97,8 @@ class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
         prefix = self._target.prefix
         source = source_for(self._options.walk)
         try:
+            if self._mirror:
+                check_mirrorable((text,))
             roots = source.resolve((text,))
         except UsageError as e:
             failed = FileResult(

@@ -142,3 +142,65 @@ def test_a_damaged_archive_means_nothing_is_deleted(
     assert result.code == 1
     assert "nothing deleted" in result.stderr and "could not be read" in result.stderr
     assert set(STALE) <= _keys(s3_client, bucket)
+
+
+def test_the_age_filter_never_makes_the_object_of_an_old_file_stale(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    import time
+
+    tree = make_tree(tmp_path / "d", {"old.txt": b"old", "new.txt": b"new", "sub/old2.txt": b"o"})
+    month_ago = time.time() - 30 * 86400
+    for name in ("old.txt", "sub/old2.txt"):
+        os.utime(tree / name, (month_ago, month_ago))
+    assert run_cli("--bucket", bucket, "--prefix", "age2", str(tree)).code == 0
+    _put(s3_client, bucket, ["age2/gone.txt"])
+
+    result = run_cli(
+        "--bucket", bucket, "--prefix", "age2", "--delete", "--ignore-files-older-than-days",
+        "7", "--json", str(tree),
+    )  # fmt: skip
+
+    assert result.code == 0, result.stderr
+    assert result.summary["deleted"] == 1
+    assert _keys(s3_client, bucket) == {"age2/old.txt", "age2/new.txt", "age2/sub/old2.txt"}
+
+
+@pytest.mark.parametrize("source", ["GLOB", "FILE"])
+def test_delete_mirrors_directories_only(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, source: str
+) -> None:
+    tree = make_tree(tmp_path / "t1" / "site", {**TREE, "b/c/s.txt": b"s", "b/debug.log": b"l"})
+    _put(s3_client, bucket, ["site/index.html", "site/b/c/s.css", "site/b/debug.log"])
+    before = _keys(s3_client, bucket)
+    argument = str(tree / "*" / "*.txt") if source == "GLOB" else str(tree / "index.html")
+
+    result = run_cli("--bucket", bucket, "--prefix", "site", "--delete", "--dry-run", argument)
+
+    assert result.code == 2
+    error = result.stderr.strip()
+    assert len(error.splitlines()) == 1 and "Traceback" not in error
+    assert "--delete mirrors directories" in error and "--include/--exclude" in error
+    assert _keys(s3_client, bucket) == before
+
+
+def test_an_excluded_directory_is_not_read_so_it_cannot_withhold_deletions(
+    s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", {**TREE, "locked/secret.txt": b"s"})
+    _put(s3_client, bucket, [*STALE, "site/locked/secret.txt"])
+    os.chmod(tree / "locked", 0)
+    try:
+        result = run_without_root_powers(
+            ["--endpoint-url", s3_server.endpoint_url, "--bucket", bucket, "--prefix", "site",
+             "--delete", "--exclude", "locked/*", "--json", str(tree)],
+            s3_server.env(),
+        )  # fmt: skip
+    finally:
+        os.chmod(tree / "locked", 0o755)
+
+    assert result.code == 0, result.stderr
+    assert (result.summary["deleted"], result.summary["failed"]) == (3, 0)
+    assert _keys(s3_client, bucket) == {f"site/{name}" for name in TREE} | {
+        "site/locked/secret.txt"
+    }

@@ -112,3 +112,12 @@ def test_profile_from_a_credentials_file(
     assert uploaded.code == 0, uploaded.stderr
     assert set(bucket_objects(s3_client, bucket)) == {"a.txt", "b/c.txt"}
     assert_usage_error(missing, "profile 'nobody' not found")
+
+
+@pytest.mark.parametrize("prefix", ["../x", "a/./b", "site/..", "./"])
+def test_a_prefix_with_dot_parts(
+    run_cli: Any, s3_client: Any, bucket: str, tree: Path, prefix: str
+) -> None:
+    result = run_cli("--bucket", bucket, "--prefix", prefix, str(tree))
+    assert_usage_error(result, "--prefix", "'.' or '..'")
+    assert bucket_objects(s3_client, bucket) == {}

@@ -129,6 +129,11 @@ class TargetOptions(OptionGroup):
     def __post_init__(self) -> None:
         if len(self.bucket) < 3 or "/" in self.bucket:
             raise UsageError(f"--bucket {self.bucket!r} is not a valid bucket name")
+        if {".", ".."} & set(self.prefix.split("/")):
+            raise UsageError(
+                f"--prefix {self.prefix!r}: keys are not paths, so a '.' or '..' part would "
+                "be stored as it is or refused by the server: write the prefix without it"
+            )
 
     @staticmethod
     def add_arguments(group: Any) -> None:

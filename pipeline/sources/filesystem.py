@@ -60,6 +60,22 @@ def resolve_sources(sources: tuple[str, ...]) -> tuple[Root, ...]:
     return tuple(roots)
 
 
+def check_mirrorable(sources: tuple[str, ...]) -> None:
+    """--delete mirrors directories: a glob or a file names only part of a tree, and the
+    rest of its prefix would look stale. A UsageError names the way to mirror part of one."""
+    for source in sources:
+        if glob.has_magic(source) and not os.path.lexists(source):
+            what = "a glob"
+        elif os.path.exists(source) and not os.path.isdir(source):
+            what = "a file"
+        else:
+            continue  # a directory (or missing: resolving it says so)
+        raise UsageError(
+            f"--delete mirrors directories, and SOURCE {source!r} is {what}: give the "
+            "directory and choose its files with --include/--exclude"
+        )
+
+
 def skipped(path: str, key: str, reason: str) -> FileResult:
     _LOGGER.warning("skipping %s: %s", printable(path), reason)
     return FileResult(path=path, key=key, action=Action.SKIPPED, reason=reason)
