@@ -26,6 +26,7 @@ from typing import IO
 from pipeline.body import Body, file_etag
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.records import RemoteObject
+from pipeline.stored_keys import rewritten
 from pipeline.transport.base import (
     ErrorKind,
     HeadOutcome,
@@ -55,6 +56,9 @@ class FakeServer:
     requests: list[tuple[str, str]] = field(default_factory=list)  # (operation, key or uri)
     delay_s: float = 0.0  # how long each data-plane request takes
     on_put: Callable[[PutRequest], None] | None = None  # called as a PUT is received
+    # Store, read and delete a key with '\\' or '//' under another (as SeaweedFS does);
+    # listings show the stored keys.
+    rewrite_keys: bool = False
     in_flight: int = 0
     max_in_flight: int = 0
     _faults: dict[tuple[str, str], list[ErrorKind]] = field(default_factory=dict)
@@ -68,6 +72,7 @@ class FakeServer:
             self._faults.clear()
             self.delay_s = 0.0
             self.on_put = None
+            self.rewrite_keys = False
             self.in_flight = self.max_in_flight = 0
 
     def create_bucket(self, name: str) -> dict[str, FakeObject]:
@@ -97,6 +102,10 @@ class FakeServer:
     def finished(self) -> None:
         with self._lock:
             self.in_flight -= 1
+
+    def stored_key(self, key: str) -> str:
+        """The key an object sent (or asked for) as ``key`` is stored under."""
+        return rewritten(key) if self.rewrite_keys else key
 
     def bucket(self, name: str) -> dict[str, FakeObject]:
         try:
@@ -145,7 +154,7 @@ class FakeTransport(Transport):
             if fault is not None:
                 on_done(HeadOutcome(error=f"HEAD failed: {fault.value}", kind=fault))
                 return
-            stored = SERVER.buckets.get(self.target.bucket, {}).get(key)
+            stored = SERVER.buckets.get(self.target.bucket, {}).get(SERVER.stored_key(key))
             remote = None
             if stored is not None:
                 remote = RemoteObject(key, len(stored.data), stored.etag, stored.mtime)
@@ -202,7 +211,7 @@ class FakeTransport(Transport):
                 on_done(PutOutcome(error=f"PUT failed: {e}", kind=ErrorKind.LOCAL))
                 return
             etag = _etag(data, self.options)
-            SERVER.create_bucket(self.target.bucket)[request.key] = FakeObject(
+            SERVER.create_bucket(self.target.bucket)[SERVER.stored_key(request.key)] = FakeObject(
                 data, etag, time.time(), request.content_type, request.content_encoding,
                 request.headers, request.tagging,
             )  # fmt: skip
@@ -227,7 +236,7 @@ class FakeTransport(Transport):
                 on_done(PutOutcome(error="COPY failed: no source", kind=ErrorKind.NOT_FOUND))
                 return
             # As S3 does: the copy keeps the metadata, and the tags unless they are replaced.
-            SERVER.create_bucket(self.target.bucket)[key] = dataclasses.replace(
+            SERVER.create_bucket(self.target.bucket)[SERVER.stored_key(key)] = dataclasses.replace(
                 stored, mtime=time.time(), tagging=tagging or stored.tagging
             )
             on_done(PutOutcome(etag=stored.etag))
@@ -274,7 +283,7 @@ class FakeControl(Control):
                 yield ObjectInfo(key, len(stored.data), stored.etag, stored.mtime)
 
     def exists(self, bucket: str, key: str) -> bool:
-        return key in SERVER.bucket(bucket)
+        return SERVER.stored_key(key) in SERVER.bucket(bucket)
 
     @contextlib.contextmanager
     def read(self, uri: str) -> Iterator[IO[bytes]]:
@@ -313,7 +322,7 @@ class FakeControl(Control):
             if fault is not None:
                 refused[key] = f"AccessDenied: {fault.value}"
             else:
-                objects.pop(key, None)
+                objects.pop(SERVER.stored_key(key), None)
         return refused
 
     def abort_upload(self, bucket: str, upload: OpenUpload) -> None:

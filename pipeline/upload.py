@@ -22,6 +22,7 @@ from pipeline.options import OutputOptions, PutMode
 from pipeline.orphans import abort_orphaned_uploads
 from pipeline.records import Action, FileResult, LocalFile, PutPlan
 from pipeline.sources.filesystem import read_error
+from pipeline.stored_keys import check_after_upload, check_before_upload, may_be_rewritten
 from pipeline.transport import ControlOnDemand, PutOutcome, PutRequest
 from pipeline.transport.base import ErrorKind
 
@@ -63,7 +64,8 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
     def __init__(self, settings: PutSettings, output: OutputOptions) -> None:
         super().__init__(settings)
         self._run_id = output.run_id
-        self._control = ControlOnDemand(self._target, self._options)  # for multipart clean-ups
+        # For multipart clean-ups, and keys a server may store under another key.
+        self._control = ControlOnDemand(self._target, self._options)
 
     def process(self, plan: PutPlan | FileResult, waited_for: Any = None) -> Iterator[FileResult]:
         """``waited_for``: a side input that only holds the uploads back until it is
@@ -78,6 +80,11 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         if interrupt.requested():
             yield FileResult.of(file, Action.NOT_STARTED, reason="interrupted before it started")
             return
+        if may_be_rewritten(file.key):
+            error = check_before_upload(self._control(), self._target.bucket, file.key)
+            if error:
+                yield FileResult.of(file, Action.FAILED, error=error)
+                return
         if self._decision.put is PutMode.COPY:
             yield from self._copy(plan)
             return
@@ -179,6 +186,11 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
             unreadable = read_error(upload.request.path)
             if unreadable:
                 outcome = dataclasses.replace(outcome, error=unreadable, kind=ErrorKind.LOCAL)
+        if not outcome.error and may_be_rewritten(file.key):
+            misplaced = check_after_upload(
+                self._control(), self._target.bucket, file.key, outcome.etag
+            )
+            outcome = dataclasses.replace(outcome, error=misplaced) if misplaced else outcome
         if outcome.error or change:
             error = "; ".join(part for part in (change, outcome.error) if part)
             return [

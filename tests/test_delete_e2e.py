@@ -204,3 +204,34 @@ def test_an_excluded_directory_is_not_read_so_it_cannot_withhold_deletions(
     assert _keys(s3_client, bucket) == {f"site/{name}" for name in TREE} | {
         "site/locked/secret.txt"
     }
+
+
+def test_a_name_the_server_stores_under_another_key_fails_and_never_churns(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    # SeaweedFS stores 'back\slash.txt' as 'back/slash.txt'.
+    tree = make_tree(tmp_path / "t5", {"d/back\\slash.txt": b"b", "d/plain.txt": b"p"})
+    _put(s3_client, bucket, ["spec/d/stale.txt"])
+
+    for run in range(2):
+        result = run_cli("--bucket", bucket, "--prefix", "spec", "--delete", "-v", str(tree))
+
+        assert result.code == 1
+        assert "'spec/d/back\\\\slash.txt' as 'spec/d/back/slash.txt'" in result.stderr
+        assert "delete " + f"s3://{bucket}/spec/d/back" not in result.stdout
+        assert _keys(s3_client, bucket) == {"spec/d/plain.txt"}
+        assert ("delete " + f"s3://{bucket}/spec/d/stale.txt" in result.stdout) == (run == 0)
+
+
+def test_a_name_that_would_overwrite_another_object_is_not_uploaded(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "t", {"back\\slash.txt": b"mine"})
+    s3_client.put_object(Bucket=bucket, Key="spec/back/slash.txt", Body=b"theirs")
+
+    result = run_cli("--bucket", bucket, "--prefix", "spec", "--put", "stupid", str(tree))
+
+    assert result.code == 1
+    assert "not uploaded, so that object is not overwritten" in result.stderr
+    body = s3_client.get_object(Bucket=bucket, Key="spec/back/slash.txt")["Body"].read()
+    assert body == b"theirs"

@@ -1,0 +1,68 @@
+"""Keys that some servers store under another key.
+
+SeaweedFS stores a key with a backslash under the key with '/' instead (``a\\b`` as
+``a/b``) and folds '//' into '/'; it answers a HEAD or DELETE of the sent key with the
+object of the stored one, and only a listing shows the truth. Uploaded as usual, such a
+file would overwrite the object of another file, look absent on every later run, and
+its object would look stale to --delete. So before a key that a server may rewrite is
+uploaded, it is checked not to land on another object; after, that it was stored under
+itself, or the object is removed again; either way the file fails, naming both keys.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.transport.control import Control, S3Error
+
+_REWRITTEN = re.compile(r"\\|//")
+
+
+def may_be_rewritten(key: str) -> bool:
+    """Whether some server would store ``key`` under another key."""
+    return _REWRITTEN.search(key) is not None
+
+
+def rewritten(key: str) -> str:
+    """The key such a server stores ``key`` under: '\\' as '/', runs of '/' as one."""
+    return re.sub("/+", "/", key.replace("\\", "/"))
+
+
+def _stored_as_itself(control: Control, bucket: str, key: str) -> bool:
+    return any(obj.key == key for obj in control.list_objects(bucket, key))
+
+
+def _advice(key: str, stored: str) -> str:
+    return (
+        f"the server stores the key {key!r} as {stored!r} (it rewrites '\\' or '//'): "
+        "rename the file"
+    )
+
+
+def check_before_upload(control: Control, bucket: str, key: str) -> str:
+    """Why ``key`` must not be uploaded, or '': it names another object on this server."""
+    try:
+        if _stored_as_itself(control, bucket, key) or not control.exists(bucket, key):
+            return ""
+    except S3Error as e:
+        return f"cannot check where the server stores {key!r}: {e}"
+    return f"{_advice(key, rewritten(key))}; not uploaded, so that object is not overwritten"
+
+
+def check_after_upload(control: Control, bucket: str, key: str, etag: str) -> str:
+    """'' when the upload of ``key`` (which the server answered with ``etag``) was stored
+    under ``key``; else the object it stored elsewhere is deleted again (only while it
+    is still this upload's), and the error says where it went."""
+    stored = rewritten(key)
+    try:
+        if _stored_as_itself(control, bucket, key):
+            return ""
+        found = [obj for obj in control.list_objects(bucket, stored) if obj.key == stored]
+        if not found or found[0].etag.strip('"') != etag:
+            return f"{_advice(key, stored)}; another upload has changed that object since"
+        refused = control.delete_objects(bucket, [stored])
+    except S3Error as e:
+        return f"the server did not store {key!r} under that key, and it could not be removed: {e}"
+    if refused:
+        return f"{_advice(key, stored)}; that object could not be removed: {refused[stored]}"
+    return f"{_advice(key, stored)}; the object it stored there was removed again"
