@@ -313,6 +313,13 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
         print(summary_json(summary, elapsed, config.decision.dry_run))
     elif not args.quiet:
         print(summary_text(summary, elapsed, config.decision.dry_run, failures_shown=local))
+    if summary.resume_records_elsewhere:
+        print(
+            f"{PROG}: warning: --resume: {summary.resume_records_elsewhere} records ignored: "
+            f"they name another bucket or endpoint than s3://{config.target.bucket} at {url} "
+            "(or none, as reports of earlier versions do)",
+            file=sys.stderr,
+        )
     for error in late_errors:
         print(f"{PROG}: error: {error}", file=sys.stderr)
     withheld = _deletions_withheld(summary, config)

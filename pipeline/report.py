@@ -12,10 +12,13 @@ import json
 import logging
 import shutil
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pipeline.errors import UsageError
 from pipeline.records import Action, FileResult, LocalFile
+
+if TYPE_CHECKING:
+    from pipeline.options import TargetOptions
 from pipeline.transport.base import ErrorKind
 from pipeline.transport.control import Control, S3Error
 
@@ -23,13 +26,15 @@ _LOGGER = logging.getLogger(__name__)
 _DONE_ACTIONS = {Action.UPLOADED.value, Action.SKIPPED.value}
 
 
-def report_line(result: FileResult, worker: str = "") -> str:
+def report_line(result: FileResult, worker: str = "", target: TargetOptions | None = None) -> str:
     """One JSON object; undecodable name bytes survive as \\udcXX escapes.
 
-    ``worker`` names the host and process that handled the file.
+    ``worker`` names the host and process that handled the file; ``target`` the bucket
+    and endpoint of the key (what --resume checks a record against).
     """
     record: dict[str, Any] = {
         "source": result.path,
+        **({"bucket": target.bucket, "endpoint": target.endpoint.url} if target else {}),
         "key": result.key,
         "action": result.action.value,
         "reason": result.reason,
@@ -49,13 +54,15 @@ def report_line(result: FileResult, worker: str = "") -> str:
 DoneRecord = tuple[str, str, int, float]  # (key, source, size, mtime) of a file recorded done
 
 
-def parse_done(line: str) -> DoneRecord | None:
-    """The record of a report line that says a file was done, else None."""
+def parse_done(line: str) -> tuple[DoneRecord, tuple[str, str]] | None:
+    """The record of a report line that says a file was done, with the bucket and the
+    endpoint it names (('', '') for none, as in reports of earlier versions); else None."""
     try:
         record = json.loads(line)
         if record["action"] not in _DONE_ACTIONS:
             return None
-        return (record["key"], record["source"], int(record["size"]), float(record["mtime"]))
+        done = (record["key"], record["source"], int(record["size"]), float(record["mtime"]))
+        return done, (str(record.get("bucket", "")), str(record.get("endpoint", "")))
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -80,8 +87,9 @@ def open_text(uri: str, control: Control | None = None) -> Iterator[IO[str]]:
             yield f
 
 
-def stage_in(uri: str, local: str, control: Control) -> None:
-    """Copy the report at s3:// ``uri`` (if there is one) to ``local``.
+def stage_in(uri: str, local: str, control: Control) -> bool:
+    """Copy the report at s3:// ``uri`` (if there is one) to ``local``; False when there
+    is none yet (``local`` is then empty).
 
     Only a missing report is "no report yet"; one that is there but cannot be read stops
     the run (exit 2), so that it is never written over with this run's lines alone.
@@ -93,6 +101,8 @@ def stage_in(uri: str, local: str, control: Control) -> None:
         if e.kind is not ErrorKind.NOT_FOUND:
             raise UsageError(f"cannot read the report {uri}: {e}") from e
         open(local, "wb").close()  # no report yet
+        return False
+    return True
 
 
 def stage_out(local: str, uri: str, control: Control) -> None:

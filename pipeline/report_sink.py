@@ -67,7 +67,7 @@ class _WriteReportFn(beam.DoFn):  # type: ignore[misc]
         if self._lines is None:
             self._file = contextlib.ExitStack()
             self._lines = self._open(self._file)
-        self._lines.write(report.report_line(result, self._worker))
+        self._lines.write(report.report_line(result, self._worker, self._target))
         self._lines.flush()
         return iter(())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -15,6 +16,8 @@ from pipeline.errors import UsageError
 from pipeline.options import RecordOptions, UploadConfig
 from pipeline.transport import open_control
 from pipeline.transport.control import Control, S3Error
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def sharded(uri: str) -> bool:
@@ -49,6 +52,13 @@ def records_for_run(
             yield from _one_file(config, report_uri, resume_uri, control, late_errors)
 
 
+def _resumed(uri: str, files: tuple[str, ...]) -> tuple[str, ...]:
+    """``files``, the report files found at ``uri``; none says so in one warning."""
+    if not files:
+        _LOGGER.warning("--resume %s: no report there yet: the run starts fresh", uri)
+    return files
+
+
 def _shards(
     config: UploadConfig, report_uri: str, resume_uri: str | None, control: Control | None
 ) -> tuple[UploadConfig, tuple[str, ...]]:
@@ -59,7 +69,7 @@ def _shards(
             f"--report {report_uri!r} is a file; on a distributed runner the report is "
             "a directory of shards (or an s3:// prefix): name a directory"
         )
-    resumed = resume_files(resume_uri, control) if resume_uri else ()
+    resumed = _resumed(resume_uri, resume_files(resume_uri, control)) if resume_uri else ()
     records = RecordOptions(report_path=report_uri, report_shards=True)
     return dataclasses.replace(config, records=records), resumed
 
@@ -78,7 +88,8 @@ def _one_file(
         if resume_uri and report.is_remote(resume_uri):
             assert control is not None
             resume_local = os.path.join(tmp, "resume.jsonl")
-            report.stage_in(resume_uri, resume_local, control)
+            if not report.stage_in(resume_uri, resume_local, control):
+                _resumed(resume_uri, ())
         report_local = report_uri
         if report_uri and report_uri == resume_uri:
             report_local = resume_local
@@ -99,7 +110,11 @@ def _one_file(
 
         with interrupt.on_force(write_out_and_clean):
             try:
-                resumed = resume_files(resume_local, control) if resume_local else ()
+                resumed: tuple[str, ...] = ()
+                if resume_uri and resume_local:
+                    resumed = resume_files(resume_local, control)
+                    if not report.is_remote(resume_uri):
+                        _resumed(resume_uri, resumed)
                 records = RecordOptions(report_path=report_local)
                 yield dataclasses.replace(config, records=records), resumed
             finally:

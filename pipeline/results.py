@@ -31,6 +31,7 @@ COUNTERS = {
     "bytes_uploaded": "bytes_uploaded",
     "bytes_read": "bytes_read",
     "retries": "retries",
+    "resume_records_elsewhere": "resume_records_elsewhere",
 }
 
 
@@ -53,6 +54,7 @@ class Summary:
     bytes_uploaded: int = 0  # bytes sent in PUT bodies
     bytes_read: int = 0  # bytes of the local files uploaded
     retries: int = 0  # whole-file attempts after the first
+    resume_records_elsewhere: int = 0  # --resume records of another bucket or endpoint
     failures: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, result: FileResult) -> None:

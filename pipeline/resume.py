@@ -15,10 +15,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 
 from pipeline import report
 from pipeline.errors import UsageError
 from pipeline.options import TargetOptions, TransportOptions
+from pipeline.results import METRICS_NAMESPACE
 from pipeline.shards import Shard, directory_of
 from pipeline.transport import ControlOnDemand
 from pipeline.transport.control import Control, S3Error, split_uri
@@ -56,20 +58,29 @@ def resume_files(uri: str, control: Control | None = None) -> tuple[str, ...]:
 
 
 class _ReadDoneFn(beam.DoFn):  # type: ignore[misc]
-    """A report file -> (key directory, done record) for each file it records done."""
+    """A report file -> (key directory, done record) for each file it records done in the
+    run's bucket at the run's endpoint; records of files done elsewhere (or that name no
+    bucket) are counted (``resume_records_elsewhere``) and ignored."""
 
     def __init__(self, target: TargetOptions, transport: TransportOptions) -> None:
         super().__init__()
+        self._target = (target.bucket, target.endpoint.url)
         self._control = ControlOnDemand(target, transport)
+        self._elsewhere = Metrics.counter(METRICS_NAMESPACE, "resume_records_elsewhere")
 
     def process(self, uri: str) -> Iterator[tuple[str, report.DoneRecord]]:
         control = self._control() if report.is_remote(uri) else None
         try:
             with report.open_text(uri, control) as lines:
                 for line in lines:
-                    record = report.parse_done(line)
-                    if record is not None:
+                    parsed = report.parse_done(line)
+                    if parsed is None:
+                        continue
+                    record, target = parsed
+                    if target == self._target:
                         yield directory_of(record[0]), record
+                    else:
+                        self._elsewhere.inc()
         except (OSError, S3Error) as e:
             raise UsageError(f"cannot read the report {uri}: {e}") from e
 

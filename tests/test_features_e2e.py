@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from devsupport.locals3 import LocalS3
 from tests.conftest import bucket_objects, make_tree, run_on_terminal
 
 TREE = {
@@ -362,3 +363,37 @@ def test_copy_options_must_go_together(run_cli: Any, bucket: str, args: list[str
 
     assert result.code == 2
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_resume_honours_only_records_of_the_same_bucket_and_endpoint(
+    run_cli: Any, s3_server: LocalS3, s3_client: Any, bucket: str, tree: Path, tmp_path: Path
+) -> None:
+    other = f"{bucket}-misc"
+    s3_client.create_bucket(Bucket=other)
+    try:
+        log = tmp_path / "run.jsonl"
+        assert run_cli("--bucket", bucket, "--report", str(log), str(tree)).code == 0
+        line = json.loads(log.read_text().splitlines()[0])
+        assert (line["bucket"], line["endpoint"]) == (bucket, s3_server.endpoint_url)
+
+        moved = run_cli("--bucket", other, "--resume", str(log), "--json", str(tree))
+
+        assert moved.code == 0, moved.stderr
+        assert (moved.summary["uploaded"], moved.summary["skipped"]) == (len(TREE), 0)
+        assert bucket_objects(s3_client, other) == {key: data for key, data in TREE.items()}
+        warning = [line for line in moved.stderr.splitlines() if "--resume" in line]
+        assert len(warning) == 1 and f"{len(TREE)} records ignored" in warning[0]
+    finally:
+        for key in TREE:
+            s3_client.delete_object(Bucket=other, Key=key)
+        s3_client.delete_bucket(Bucket=other)
+
+
+def test_resume_from_a_report_not_there_yet_says_the_run_starts_fresh(
+    run_cli: Any, bucket: str, tree: Path, tmp_path: Path
+) -> None:
+    result = run_cli("--bucket", bucket, "--resume", str(tmp_path / "none.jsonl"), str(tree))
+
+    assert result.code == 0, result.stderr
+    (warning,) = [line for line in result.stderr.splitlines() if "--resume" in line]
+    assert "no report there yet: the run starts fresh" in warning
