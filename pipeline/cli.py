@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -158,6 +159,8 @@ def _configure_logging(args: argparse.Namespace) -> None:
     root.setLevel(logging.DEBUG if debug else logging.INFO if args.log_filename else quiet)
     for noisy in ("apache_beam", "botocore", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.ERROR)
+    relay = logging.getLogger("apache_beam.runners.portability.local_job_service")
+    relay.filters[:] = [_not_a_relayed_file_line]
 
     # Per-file lines: -v/--dry-run ones on stdout (JSON with --json -v); failures on
     # stderr, once each, above the progress bar; -q leaves only the failures.
@@ -174,6 +177,15 @@ def _configure_logging(args: argparse.Namespace) -> None:
     files.handlers[:] = [failures] + ([each] if show_each else [])
     files.handlers += [log] if args.log_filename else []
     files.setLevel(logging.INFO if show_each or args.log_filename else logging.ERROR)
+
+
+def _not_a_relayed_file_line(record: logging.LogRecord) -> bool:
+    """Beam's local job service relays the log of worker processes (``multi_processing``)
+    as dumps of their log entries: the per-file lines among them (failures) are listed in
+    the summary instead."""
+    if record.msg != "Worker: %s" or not isinstance(record.args, tuple) or not record.args:
+        return True
+    return not re.search(r'transform_id: "[^"]*/Count\w+"', str(record.args[0]))
 
 
 def _show_progress(args: argparse.Namespace) -> bool:
@@ -264,6 +276,7 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
         pipeline_options,
         run_pipeline,
         temp_location,
+        works_here,
     )
     from pipeline.transport import open_control
 
@@ -274,6 +287,12 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     config = build_config(args)
     options = pipeline_options(beam_options)
     local = is_local(options)
+    shown_here = works_here(options)
+    if not shown_here and (args.verbose or args.dry_run) and not args.quiet:
+        _LOGGER.warning(
+            "the workers of this runner are other processes: their per-file lines (-v, "
+            "--dry-run) are not printed here; --report FILE records every file"
+        )
     url = config.target.endpoint.url
     with contextlib.closing(open_control(config.target, config.transport)) as control:
         _check_sources(config, control)
@@ -312,7 +331,7 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     if args.json:
         print(summary_json(summary, elapsed, config.decision.dry_run))
     elif not args.quiet:
-        print(summary_text(summary, elapsed, config.decision.dry_run, failures_shown=local))
+        print(summary_text(summary, elapsed, config.decision.dry_run, failures_shown=shown_here))
     if summary.resume_records_elsewhere:
         print(
             f"{PROG}: warning: --resume: {summary.resume_records_elsewhere} records ignored: "

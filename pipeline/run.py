@@ -85,14 +85,25 @@ def is_local(options: Any) -> bool:
     return _runner_name(options) in _IN_PROCESS_RUNNERS
 
 
+def _other_processes(options: Any) -> bool:
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    return bool(options.view_as(DirectOptions).direct_running_mode == "multi_processing")
+
+
 def spreads_work(options: Any) -> bool:
     """False only for the local runner with one worker in this process (it streams)."""
     from apache_beam.options.pipeline_options import DirectOptions
 
-    direct = options.view_as(DirectOptions)
-    workers = direct.direct_num_workers or 1
-    other_processes = direct.direct_running_mode == "multi_processing"
-    return not is_local(options) or workers > 1 or other_processes
+    workers = options.view_as(DirectOptions).direct_num_workers or 1
+    return not is_local(options) or workers > 1 or _other_processes(options)
+
+
+def works_here(options: Any) -> bool:
+    """The workers are threads of this process, so what they print (per-file lines,
+    failures as they happen) reaches this process's output; not on a cluster, nor with
+    the local runner's ``multi_processing``, whose workers are other processes."""
+    return is_local(options) and not _other_processes(options)
 
 
 def temp_location(options: Any) -> str | None:

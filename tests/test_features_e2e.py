@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from devsupport.locals3 import LocalS3
-from tests.conftest import bucket_objects, make_tree, run_on_terminal
+from tests.conftest import bucket_objects, make_tree, run_on_terminal, run_without_root_powers
 
 TREE = {
     "a.txt": b"a",
@@ -397,3 +397,30 @@ def test_resume_from_a_report_not_there_yet_says_the_run_starts_fresh(
     assert result.code == 0, result.stderr
     (warning,) = [line for line in result.stderr.splitlines() if "--resume" in line]
     assert "no report there yet: the run starts fresh" in warning
+
+
+@pytest.mark.parametrize("output", [[], ["-v"], ["--dry-run"]], ids=["plain", "verbose", "dry"])
+def test_a_multi_processing_run_is_reported_as_a_spread_one(
+    s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path, output: list[str]
+) -> None:
+    """Its workers are other processes: failures are listed in the summary, and asking
+    for per-file lines says in one warning that they are not printed here."""
+    tree = make_tree(tmp_path / "src", {"a.txt": b"a", "sub/b.txt": b"b"})
+    os.chmod(tree / "sub" / "b.txt", 0)
+    result = run_without_root_powers(
+        ["--endpoint-url", s3_server.endpoint_url, "--bucket", bucket, *output, str(tree),
+         "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"],
+        s3_server.env(),
+    )  # fmt: skip
+
+    warned = [line for line in result.stderr.splitlines() if "not printed here" in line]
+    assert len(warned) == (1 if output else 0), result.stderr
+    assert "Worker:" not in result.stderr
+    if output == ["--dry-run"]:
+        assert result.code == 0 and "2 would be uploaded" in result.stdout
+    else:
+        assert result.code == 1
+        assert f"  failed: {tree / 'sub' / 'b.txt'}: cannot read: Permission denied" in (
+            result.stdout
+        )
+        assert set(bucket_objects(s3_client, bucket)) == {"a.txt"}
