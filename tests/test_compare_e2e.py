@@ -35,14 +35,21 @@ def test_size_mtime_resyncs_only_files_newer_than_their_objects(
     assert (again.summary["uploaded"], again.summary["skipped"]) == (1, len(FILES) - 1)
 
 
-def test_size_skips_same_sized_changes(run_cli: Any, bucket: str, tmp_path: Path) -> None:
+def test_size_skips_same_sized_changes(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
     tree = _tree(tmp_path)
-    run_cli("--bucket", bucket, "--json", str(tree))
+    first = run_cli("--bucket", bucket, "--json", str(tree))
+    assert (first.code, first.summary["uploaded"]) == (0, len(FILES)), first.stderr
+    before = (tree / "d0/f0.txt").read_bytes()
     (tree / "d0/f0.txt").write_bytes(b"contents X")
+    assert len(before) == len(b"contents X") and before != b"contents X"
 
     again = run_cli("--bucket", bucket, "--json", "--compare", "size", str(tree))
 
+    assert again.code == 0, again.stderr
     assert (again.summary["uploaded"], again.summary["skipped"]) == (0, len(FILES))
+    assert s3_client.get_object(Bucket=bucket, Key="d0/f0.txt")["Body"].read() == before
 
 
 def test_checksum_cache_remembers_each_file_and_still_sees_a_change(

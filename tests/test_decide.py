@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.decide import decide_put
-from pipeline.options import PutMode
+from pipeline.options import CompareMode, PutMode
 from pipeline.records import RemoteObject
 
 REMOTE = RemoteObject(key="k", size=3, etag="900150983cd24fb0d6963f7d28e17f72")  # md5("abc")
@@ -29,3 +29,45 @@ def _never() -> str:
 )
 def test_decide_put(mode, remote, size, etag, expected) -> None:  # type: ignore[no-untyped-def]
     assert decide_put(mode, remote, size, etag) == expected
+
+
+OLD = RemoteObject(key="k", size=3, etag=REMOTE.etag, mtime=1_000.0)
+
+
+@pytest.mark.parametrize(
+    ("remote", "size", "mtime", "expected"),
+    [
+        (None, 3, 0.0, (True, "new")),
+        (OLD, 4, 500.0, (True, "size differs")),
+        (OLD, 3, 999.0, (False, "same size")),
+        (OLD, 3, 2_000.0, (False, "same size")),  # newer, but size alone decides
+    ],
+)
+def test_compare_size(
+    remote: RemoteObject | None, size: int, mtime: float, expected: tuple[bool, str]
+) -> None:
+    assert decide_put(PutMode.UPDATE, remote, size, _never, CompareMode.SIZE, mtime) == expected
+
+
+@pytest.mark.parametrize(
+    ("remote", "size", "mtime", "expected"),
+    [
+        (None, 3, 0.0, (True, "new")),
+        (OLD, 4, 500.0, (True, "size differs")),
+        (OLD, 3, 999.0, (False, "same size, not newer")),
+        (OLD, 3, 1_000.0, (False, "same size, not newer")),  # as old as the object
+        (OLD, 3, 1_000.5, (True, "newer than the object")),
+        (OLD, None, 1_000.5, (True, "newer than the object")),  # gzipped: size unknown
+        (OLD, None, 999.0, (False, "same size, not newer")),
+    ],
+)
+def test_compare_size_mtime(
+    remote: RemoteObject | None, size: int | None, mtime: float, expected: tuple[bool, str]
+) -> None:
+    decided = decide_put(PutMode.UPDATE, remote, size, _never, CompareMode.SIZE_MTIME, mtime)
+    assert decided == expected
+
+
+def test_add_never_compares() -> None:
+    for compare in CompareMode:
+        assert decide_put(PutMode.ADD, OLD, 99, _never, compare, 5_000.0) == (False, "exists")

@@ -39,11 +39,29 @@ def test_no_tags_is_no_header() -> None:
     assert tagging_header(()) == ""
 
 
-def test_the_limits_are_inclusive() -> None:
-    check_tags(tuple((f"k{i}", "v") for i in range(10)))
-    check_tags((("k" * 128, "v" * 256),))
-    check_tags((("\u00e9" * 128, "\u00e9" * 256),))  # characters, not bytes
-    check_tags((("\u65e5\u672c", "\u0661\u0662 \u00a0x"),))  # letters, digits, spaces of any script
+@pytest.mark.parametrize(
+    ("at_limit", "past_limit"),
+    [
+        (
+            tuple((f"k{i}", "v") for i in range(10)),
+            tuple((f"k{i}", "v") for i in range(11)),
+        ),
+        ((("k" * 128, "v" * 256),), (("k" * 129, "v"),)),
+        ((("k" * 128, "v" * 256),), (("k", "v" * 257),)),
+        ((("\u00e9" * 128, "\u00e9" * 256),), (("\u00e9" * 129, "v"),)),  # characters, not bytes
+        # letters, digits and spaces of any script are allowed; other symbols are not
+        ((("\u65e5\u672c", "\u0661\u0662 \u00a0x"),), (("\u65e5\u672c", "x\u00a7"),)),
+    ],
+    ids=["ten-tags", "key-and-value-lengths", "value-length", "non-ascii-lengths", "scripts"],
+)
+def test_the_limits_are_inclusive(
+    at_limit: tuple[tuple[str, str], ...], past_limit: tuple[tuple[str, str], ...]
+) -> None:
+    check_tags(at_limit)  # accepted: raises nothing
+    header = tagging_header(at_limit)
+    assert urllib.parse.parse_qsl(header, keep_blank_values=True) == list(at_limit)
+    with pytest.raises(UsageError):
+        check_tags(past_limit)
 
 
 @pytest.mark.parametrize(
