@@ -83,9 +83,10 @@ class DecisionOptions(OptionGroup):
         group.add_argument(
             "--delete",
             action="store_true",
-            help="after the walk, delete the objects under the prefix that no walked file "
-            "maps to (those --include/--exclude or the age filter leave out are kept); "
-            "nothing is deleted when a directory or a listing could not be read",
+            help="mirror SOURCE directories: delete the objects under the prefix that no "
+            "file under SOURCE maps to (never a file's object, whatever the filters; of the "
+            "rest, those --include/--exclude leave out or older than the age limit are "
+            "kept); nothing is deleted when a directory or a listing could not be read",
         )
         group.add_argument(
             "--max-delete",

@@ -106,7 +106,8 @@ class SourceOptions(OptionGroup):
             "--ignore-files-older-than-days",
             type=float,
             metavar="DAYS",
-            help="skip files last modified more than DAYS days ago",
+            help="skip files last modified more than DAYS days ago (with --delete their "
+            "objects are kept)",
         )
         group.add_argument(
             "--limit",
