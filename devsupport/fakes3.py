@@ -55,6 +55,8 @@ class FakeServer:
     uploads: dict[str, list[OpenUpload]] = field(default_factory=lambda: defaultdict(list))
     requests: list[tuple[str, str]] = field(default_factory=list)  # (operation, key or uri)
     delay_s: float = 0.0  # how long each data-plane request takes
+    page_keys: int = 1000  # keys in one page of a listing (ListObjectsV2's max-keys)
+    keys_listed: int = 0  # keys returned by all the listings' pages
     on_put: Callable[[PutRequest], None] | None = None  # called as a PUT is received
     # Store, read and delete a key with '\\' or '//' under another (as SeaweedFS does);
     # listings show the stored keys.
@@ -71,6 +73,8 @@ class FakeServer:
             self.requests.clear()
             self._faults.clear()
             self.delay_s = 0.0
+            self.page_keys = 1000
+            self.keys_listed = 0
             self.on_put = None
             self.rewrite_keys = False
             self.in_flight = self.max_in_flight = 0
@@ -93,6 +97,10 @@ class FakeServer:
             self.requests.append((operation, key))
             faults = self._faults.get((operation, key))
             return faults.pop(0) if faults else None
+
+    def listed(self, keys: int) -> None:
+        with self._lock:
+            self.keys_listed += keys
 
     def started(self) -> None:
         with self._lock:
@@ -169,18 +177,31 @@ class FakeTransport(Transport):
         start_after: str = "",
         until: str = "",
     ) -> None:
+        """Page after page of ``SERVER.page_keys`` keys, each page one request, until a page
+        ends at or past ``until`` (or the last page), as the real transports list."""
         fault = SERVER.request("list", prefix)
 
         def answer() -> None:
-            if fault is not None:
-                on_done(ListOutcome(objects={}, error=f"LIST failed: {fault.value}", kind=fault))
-                return
-            objects = {
-                key: RemoteObject(key, len(stored.data), stored.etag, stored.mtime)
-                for key, stored in sorted(SERVER.buckets.get(self.target.bucket, {}).items())
+            stored = dict(SERVER.buckets.get(self.target.bucket, {}))
+            keys = sorted(
+                key
+                for key in stored
                 if key.startswith(prefix) and "/" not in key[len(prefix) :] and key > start_after
-            }
-            on_done(ListOutcome(objects=objects))
+            )
+            objects: dict[str, RemoteObject] = {}
+            failed, start = fault, 0
+            while failed is None:
+                keys_of_page = keys[start : start + SERVER.page_keys]
+                SERVER.listed(len(keys_of_page))
+                for key in keys_of_page:
+                    obj = stored[key]
+                    objects[key] = RemoteObject(key, len(obj.data), obj.etag, obj.mtime)
+                start += SERVER.page_keys
+                if start >= len(keys) or (until and keys_of_page[-1] >= until):
+                    on_done(ListOutcome(objects=objects))
+                    return
+                failed = SERVER.request("list", prefix)  # the next page
+            on_done(ListOutcome(objects={}, error=f"LIST failed: {failed.value}", kind=failed))
 
         self._later(answer)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 MAX_KEY_BYTES = 1024
+LAST_CHARACTER = "\U0010ffff"  # the greatest character, in code points as in UTF-8 bytes
 
 
 def join_prefix(prefix: str, relative: str) -> str:
@@ -24,6 +25,30 @@ def relative_key(path: str, root: str) -> str:
     if os.sep != "/":
         relative = relative.replace(os.sep, "/")
     return relative
+
+
+def clean_relative(path: str) -> str | None:
+    """A '/'-separated path without its empty and '.' components: './a//b/./c' -> 'a/b/c',
+    '/a' -> 'a', '.' -> ''; None when it has a '..' component (it could leave its root)."""
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    return None if ".." in parts else "/".join(parts)
+
+
+def key_below(key: str) -> str:
+    """A ListObjectsV2 ``start-after`` for a listing that must include ``key``: strictly
+    below it in UTF-8 byte order (S3's order), with hardly any key possible in between.
+
+    ``key`` is a valid key (non-empty UTF-8). Its last character becomes the character
+    before it, followed by the greatest character: 'd/b' -> 'd/a\U0010ffff', so that only
+    keys starting with that string lie between. When that would be longer than a key may
+    be, the key without its last character, which is below it too ('d/' for 'd/b').
+    """
+    head, last = key[:-1], ord(key[-1])
+    if last == 0:
+        return head  # nothing lies between 'x' and 'x\0'
+    before = 0xD7FF if last == 0xE000 else last - 1  # surrogates are no characters
+    below = head + chr(before) + LAST_CHARACTER
+    return below if len(below.encode("utf-8")) <= MAX_KEY_BYTES else head
 
 
 def key_problem(key: str) -> str | None:

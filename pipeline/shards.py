@@ -60,7 +60,7 @@ class Shard:
     root: Root | None = None
     directory: str = ""
     names: tuple[str, ...] = ()
-    after: str = ""  # the key just before this shard's first one ('' for a first slice)
+    after: str = ""  # its listing starts after this key, below its first ('' from the start)
     carried: tuple[LocalFile | FileResult, ...] = ()
     done: tuple[tuple[str, str, int, float], ...] = ()  # (key, source, size, mtime), resume
     source_index: int = 0  # the position of its SOURCE on the command line

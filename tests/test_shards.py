@@ -1,4 +1,4 @@
-"""Units: splitting roots into subtrees and shards, file lists, carried batches."""
+"""Units: splitting roots into subtrees and shards, carried batches."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pipeline import shards
 from pipeline.records import Action, FileResult, LocalFile
 from pipeline.shards import Shard, batch_carried, shard_subtree, split_root, walk_shard
 from pipeline.sources.base import Root
-from pipeline.sources.file_list import shards_of_lines
 from pipeline.sources.filesystem import resolve_sources, walk
 from tests.conftest import make_tree
 
@@ -80,22 +79,6 @@ def test_a_directory_gone_before_its_worker_reads_it_is_a_failure(tmp_path: Path
     assert isinstance(gone, FileResult) and gone.action is Action.FAILED
     assert "No such file" in gone.error
     assert isinstance(kept, LocalFile)
-
-
-def test_file_list_lines_become_shards_per_directory(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pipeline.sources.file_list.SHARD_FILES", 2)
-    lines = ["a/1\n", "a/2\n", "a/3\n", "\n", "b/1\r\n", "../up\n", "/abs\n", "top\n"]
-    got = list(shards_of_lines(lines, "/src", "p"))
-    named = [(s.key_prefix, s.directory, s.names) for s in got if s.names]
-    assert named == [
-        ("p/a/", "/src/a/", ("1", "2")),
-        ("p/a/", "/src/a/", ("3",)),
-        ("p/b/", "/src/b/", ("1",)),
-        ("p/", "/src/", ("top",)),
-    ]
-    refused = [item for s in got for item in s.carried]
-    assert [r.path for r in refused] == ["../up", "/abs"]
-    assert all(isinstance(r, FileResult) and "inside SOURCE" in r.error for r in refused)
 
 
 def test_carried_files_are_batched_by_directory_and_bytes(

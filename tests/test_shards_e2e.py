@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,54 @@ def test_files_from_uploads_the_listed_files_and_fails_bad_lines(
     assert bucket_objects(s3_client, bucket) == {"p/a/1.txt": b"1", "p/b/3.txt": b"3"}
     failed = {f["path"] for f in summary["failures"]}
     assert failed == {str(tree / "missing.txt"), "../src/a/2.txt", "/etc/hostname"}
+
+
+@pytest.mark.parametrize("beam_args", [[], SPREAD], ids=["streamed", "spread"])
+def test_files_from_reads_find_output_skips_comments_and_uploads_a_path_listed_twice_once(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, beam_args: list[str]
+) -> None:
+    names = ["a.txt", "#hash.txt", "d/b.txt", "d/a", "d/ab", "d/e/c.txt", "u/é", "u/\U0001f600"]
+    tree = make_tree(tmp_path / "src", {name: name.encode() for name in names})
+    listing = tmp_path / "list.txt"
+    found = [f"./{name}" for name in reversed(names)]  # as `find . -type f` prints them
+    extra = ["# a comment", "", "; another", "./d/b.txt", "d//e/./c.txt", "../src/a.txt"]
+    listing.write_text("\n".join(found[:3] + extra + found[3:]) + "\n")
+    args = ["--bucket", bucket, "--prefix", "p", "--files-from", str(listing), "--json"]
+
+    result = run_cli(*args, str(tree), *beam_args)
+
+    assert result.code == 1, result.stderr  # the '..' line failed
+    summary = result.summary
+    counts = (summary["files"], summary["uploaded"], summary["skipped"], summary["failed"])
+    assert counts == (11, 8, 2, 1)
+    assert [f["path"] for f in summary["failures"]] == ["../src/a.txt"]
+    assert bucket_objects(s3_client, bucket) == {f"p/{name}": name.encode() for name in names}
+
+    again = run_cli(*args, "--put", "add", str(tree), *beam_args)  # every key listed: exists
+
+    assert again.code == 1, again.stderr
+    assert (again.summary["uploaded"], again.summary["skipped"]) == (0, 10)
+
+
+def test_files_from_a_shuffled_list_of_a_big_directory_resyncs_exactly(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    names = [f"big/{n:05d}.txt" for n in range(4500)]  # 3 shards
+    tree = make_tree(tmp_path / "src", {name: name.encode() for name in names})
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"./{name}\n" for name in random.Random(5).sample(names, 4500)))
+    args = ["--bucket", bucket, "--files-from", str(listing), "--json", str(tree)]
+    assert run_cli(*args).summary["uploaded"] == len(names)
+    edges = ["big/00000.txt", "big/01999.txt", "big/02000.txt", "big/04000.txt", "big/04499.txt"]
+    for key in edges[:-1]:
+        s3_client.delete_object(Bucket=bucket, Key=key)
+    (tree / edges[-1]).write_bytes(b"changed")
+
+    again = run_cli(*args)
+
+    assert again.code == 0, again.stderr
+    assert (again.summary["uploaded"], again.summary["skipped"]) == (5, len(names) - 5)
+    assert s3_client.get_object(Bucket=bucket, Key=edges[-1])["Body"].read() == b"changed"
 
 
 def test_files_from_needs_one_source_directory(run_cli: Any, bucket: str, tmp_path: Path) -> None:

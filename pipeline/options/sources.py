@@ -94,7 +94,8 @@ class SourceOptions(OptionGroup):
             metavar="FILE",
             help="upload the files this list names, one path relative to the one SOURCE "
             "directory per line (local or s3://; for lists of millions, read in parallel on "
-            "a cluster)",
+            "a cluster); './' and '//' are dropped, blank lines and lines starting with '#' "
+            "or ';' ignored, and a path listed twice is uploaded once",
         )
         group.add_argument(
             "--follow-symlinks",

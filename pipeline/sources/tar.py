@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
-from pipeline.naming import join_prefix
+from pipeline.naming import clean_relative, join_prefix
 from pipeline.records import Action, FileResult, LeftOut, LocalFile
 from pipeline.sources.base import Root, Source, SplitContext
 from pipeline.transport.control import S3Error
@@ -30,10 +30,7 @@ MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a member is held in memory while it is up
 
 def member_key_name(name: str) -> str | None:
     """The member's path relative to the archive root, or None when it would escape."""
-    parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
-    if not parts or ".." in parts:
-        return None
-    return "/".join(parts)
+    return clean_relative(name.replace("\\", "/")) or None
 
 
 @contextmanager
