@@ -3,12 +3,19 @@
 A PUT whose body the server found damaged is sent again (up to ``--retries`` times);
 awscrt itself retries throttling, 5xx answers and broken connections with backoff. A
 file that changed or vanished while it was read is reported, never passed off as done.
+
+A write carries the plan's precondition (``If-None-Match: *`` for a key that was absent,
+``If-Match`` with the ETag compared), so that an object that another writer created or
+changed after the decision is never overwritten: under ``--put add`` the file is then
+skipped, else it fails. A server that does not implement conditional writes makes the
+worker warn once and send that write and every later one without.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -19,12 +26,13 @@ from pipeline.body import Body, body_spec, prepared_body
 from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.options import OutputOptions, PutMode
 from pipeline.orphans import abort_orphaned_uploads
-from pipeline.records import Action, FileResult, LocalFile, PutPlan
+from pipeline.records import Action, FileResult, LocalFile, Precondition, PutPlan
 from pipeline.sources.filesystem import read_error
 from pipeline.transport import ControlOnDemand, PutOutcome, PutRequest
 from pipeline.transport.base import ErrorKind
 
 MAX_COPY_BYTES = 5 * 1024**3  # the most one CopyObject request copies
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +43,7 @@ class _Upload:
     cleanup: contextlib.ExitStack | None  # owns a gzipped body's temporary file
     started_wall: float = field(default_factory=time.time)
     attempt: int = 0
+    precondition: Precondition | None = None  # what the last attempt was sent with
 
 
 def _change_since_walk(file: LocalFile) -> str:
@@ -55,6 +64,16 @@ def _change_since_walk(file: LocalFile) -> str:
     return ""
 
 
+def _overtaken(upload: _Upload, put: PutMode, seconds: float) -> FileResult:
+    """The result of a write that another writer's object stopped: nothing was written."""
+    file = upload.plan.file
+    if put is PutMode.ADD:
+        return FileResult.of(file, Action.SKIPPED, reason="appeared meanwhile", seconds=seconds)
+    what = "changed" if upload.precondition is not None and upload.precondition.etag else "appeared"
+    error = f"the object {what} meanwhile and was not overwritten: run again to decide again"
+    return FileResult.of(file, Action.FAILED, error=error, seconds=seconds, retries=upload.attempt)
+
+
 class UploadFn(PutStepFn[_Upload, PutOutcome]):
     """PutPlan -> FileResult; a FileResult passes. ``output`` says which progress bar
     (in this process) is told of the bytes sent."""
@@ -63,6 +82,7 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         super().__init__(settings)
         self._run_id = output.run_id
         self._control = ControlOnDemand(self._target, self._options)  # for multipart clean-ups
+        self._conditional = True  # False once the server said it has no conditional writes
 
     def process(self, plan: PutPlan | FileResult) -> Iterator[FileResult]:
         if isinstance(plan, FileResult):
@@ -124,21 +144,36 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         )
 
     def _send(self, upload: _Upload) -> Iterator[FileResult]:
+        precondition = upload.plan.precondition if self._conditional else None
+        upload.precondition = precondition
         if upload.request is None:
             source = upload.plan.file.path.removeprefix("s3://")
             key, tagging = upload.plan.file.key, self._body.tagging
             yield from self.submit(
-                upload, lambda done: self.transport().copy(source, key, done, tagging), size=0
+                upload,
+                lambda done: self.transport().copy(source, key, done, tagging, precondition),
+                size=0,
             )
             return
         # A multipart body is buffered part by part within awscrt's own memory limit.
         held = min(upload.request.size, self._options.multipart_threshold)
-        request = upload.request
+        request = dataclasses.replace(upload.request, precondition=precondition)
         bar = progress.for_run(self._run_id)
         sent = bar.sent if bar is not None else None
         yield from self.submit(
             upload, lambda done: self.transport().put(request, done, sent), size=held
         )
+
+    def _stop_conditions(self, answer: str) -> None:
+        """The server does not implement conditional writes: warn once; none from now on."""
+        if self._conditional:
+            self._conditional = False
+            _LOGGER.warning(
+                "the server does not take conditional writes (%s): this worker sends its "
+                "writes without If-None-Match/If-Match from now on, so an object that "
+                "another writer creates or changes after the comparison may be overwritten",
+                answer,
+            )
 
     def teardown(self) -> None:
         super().teardown()
@@ -158,6 +193,14 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         if retry:
             upload.attempt += 1
             return self._send(upload)
+        unconditional = (
+            outcome.kind is ErrorKind.NOT_IMPLEMENTED
+            and upload.precondition is not None
+            and not interrupt.requested()
+        )
+        if unconditional:  # not a retry: the server never took the write
+            self._stop_conditions(outcome.error)
+            return self._send(upload)
         if upload.cleanup is not None:
             upload.cleanup.close()
         if upload.request is not None and upload.request.size > self._options.multipart_threshold:
@@ -171,6 +214,8 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         if interrupt.requested() and outcome.cancelled:
             reason = "interrupted; the upload was aborted"
             return [FileResult.of(file, Action.NOT_STARTED, reason=reason, seconds=seconds)]
+        if outcome.kind is ErrorKind.PRECONDITION:
+            return [_overtaken(upload, self._decision.put, seconds)]
         if outcome.error and upload.request is not None and upload.request.path is not None:
             # A file that could not be read is a local error, whatever the transport said.
             unreadable = read_error(upload.request.path)
