@@ -131,7 +131,8 @@ _NOT_IMPLEMENTED = "A header you provided implies functionality that is not impl
 _PRECONDITION_FAILED = "At least one of the pre-conditions you specified did not hold"
 
 
-def _etag(data: bytes, options: TransportOptions) -> str:
+def object_etag(data: bytes, options: TransportOptions) -> str:
+    """The ETag the fake gives ``data``: MD5, or multipart MD5 as the tool sends it."""
     if len(data) <= options.multipart_threshold:
         return hashlib.md5(data, usedforsecurity=False).hexdigest()
     body = Body(size=len(data), data=data)
@@ -228,7 +229,7 @@ class FakeTransport(Transport):
             if refused is not None:
                 on_done(refused)
                 return
-            etag = _etag(data, self.options)
+            etag = object_etag(data, self.options)
             SERVER.create_bucket(self.target.bucket)[request.key] = FakeObject(
                 data, etag, time.time(), request.content_type, request.content_encoding,
                 request.headers, request.tagging,
@@ -334,7 +335,7 @@ class FakeControl(Control):
         objects = SERVER.bucket(bucket)
 
         def store(data: bytes) -> None:
-            objects[key] = FakeObject(data, _etag(data, self._options), time.time())
+            objects[key] = FakeObject(data, object_etag(data, self._options), time.time())
 
         with _Upload(store) as stream:
             yield stream

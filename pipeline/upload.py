@@ -7,8 +7,10 @@ file that changed or vanished while it was read is reported, never passed off as
 A write carries the plan's precondition (``If-None-Match: *`` for a key that was absent,
 ``If-Match`` with the ETag compared), so that an object that another writer created or
 changed after the decision is never overwritten: under ``--put add`` the file is then
-skipped, else it fails. A server that does not implement conditional writes makes the
-worker warn once and send that write and every later one without.
+skipped, else it fails. Unless the key holds just what this write sends: then an earlier
+attempt of it landed and its answer was lost (a reset, a timeout), and the write that was
+sent again met its own object. A server that does not implement conditional writes makes
+the worker warn once and send that write and every later one without.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from pipeline import interrupt, progress
-from pipeline.body import Body, body_spec, prepared_body
+from pipeline.body import Body, body_spec, file_etag, prepared_body
 from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.options import OutputOptions, PutMode
 from pipeline.orphans import abort_orphaned_uploads
@@ -30,6 +32,7 @@ from pipeline.records import Action, FileResult, LocalFile, Precondition, PutPla
 from pipeline.sources.filesystem import read_error
 from pipeline.transport import ControlOnDemand, PutOutcome, PutRequest
 from pipeline.transport.base import ErrorKind
+from pipeline.transport.control import S3Error
 
 MAX_COPY_BYTES = 5 * 1024**3  # the most one CopyObject request copies
 _LOGGER = logging.getLogger(__name__)
@@ -164,6 +167,24 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
             upload, lambda done: self.transport().put(request, done, sent), size=held
         )
 
+    def _landed(self, upload: _Upload) -> str:
+        """The ETag under the upload's key when the object there is what it sends, else ''."""
+        file, request = upload.plan.file, upload.request
+        try:  # the key itself comes first of the keys it is a prefix of
+            found = next(iter(self._control().list_objects(self._target.bucket, file.key)), None)
+            if found is None or found.key != file.key:
+                return ""
+            if request is None:
+                ours = file.etag  # a copy: the source's
+            else:
+                body = Body(size=request.size, path=request.path, data=request.data)
+                options = self._options
+                ours = file_etag(body, options.multipart_threshold, options.multipart_chunksize)
+        except (S3Error, OSError) as e:
+            _LOGGER.warning("cannot tell whether %s holds what was sent: %s", file.key, e)
+            return ""
+        return found.etag if found.etag == ours else ""
+
     def _stop_conditions(self, answer: str) -> None:
         """The server does not implement conditional writes: warn once; none from now on."""
         if self._conditional:
@@ -201,6 +222,8 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         if unconditional:  # not a retry: the server never took the write
             self._stop_conditions(outcome.error)
             return self._send(upload)
+        if outcome.kind is ErrorKind.PRECONDITION and (etag := self._landed(upload)):
+            outcome = PutOutcome(etag=etag)
         if upload.cleanup is not None:
             upload.cleanup.close()
         if upload.request is not None and upload.request.size > self._options.multipart_threshold:

@@ -16,7 +16,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devsupport.fakes3 import SERVER, FakeControl, FakeObject, FakeTransport
+from devsupport.fakes3 import SERVER, FakeControl, FakeObject, FakeTransport, object_etag
 from pipeline import Action, UploadConfig, UploadSources
 from pipeline.errors import UsageError
 from pipeline.options import CompareMode, PutMode, TransportOptions, WalkKind
@@ -354,6 +354,32 @@ def test_add_skips_a_key_that_appeared_after_the_decision(tmp_path: Path) -> Non
     assert SERVER.count("put") == 2  # a precondition that failed is not sent again
 
 
+@pytest.mark.parametrize("put", [PutMode.ADD, PutMode.UPDATE])
+def test_a_write_refused_for_its_own_earlier_attempt_is_uploaded(
+    tmp_path: Path, put: PutMode
+) -> None:
+    big = os.urandom(6 * 1024 * 1024)  # a multipart upload: its ETag is of the parts
+    tree = make_tree(tmp_path / "t", {"small.txt": b"ours", "big.bin": big})
+    if put is PutMode.UPDATE:
+        _stored("small.txt", b"old")  # overwritten with If-Match
+    threshold = {"multipart_threshold": 5 * 1024 * 1024, "multipart_chunksize": 5 * 1024 * 1024}
+    config = _config(put=put, **threshold)
+    transport = config.transport
+
+    def earlier_attempt(request: PutRequest) -> None:  # landed, and its answer was lost
+        data = (tree / os.fsdecode(request.key)).read_bytes()
+        SERVER.buckets[BUCKET][request.key] = FakeObject(data, object_etag(data, transport), 0.0)
+
+    SERVER.on_put = earlier_attempt
+    results = _run(config, [str(tree)])
+
+    assert results == [
+        ("big.bin", Action.UPLOADED, "new", 0),
+        ("small.txt", Action.UPLOADED, "size differs" if put is PutMode.UPDATE else "new", 0),
+    ]
+    assert SERVER.buckets[BUCKET]["big.bin"].data == big
+
+
 def test_update_fails_rather_than_overwrite_what_changed_or_appeared(tmp_path: Path) -> None:
     tree = make_tree(
         tmp_path / "t", {"changed.txt": b"ours", "appeared.txt": b"ours", "calm.txt": b"ours"}
@@ -447,13 +473,16 @@ def test_a_server_without_conditional_writes_gets_one_warning_and_plain_puts(
     assert 1 <= len(sent) - 6 <= 3  # the first, and those in flight when its answer came
 
 
-# What another writer does to a key as the tool's PUT of it arrives: nothing, stores new
-# bytes, stores again the bytes the decision saw, or deletes the object.
+# What another writer does to a key as the tool's PUT of it arrives, given what the
+# decision saw there and the local file: nothing, stores new bytes, stores again the bytes
+# the decision saw, deletes the object, or stores the local file's bytes (as an earlier
+# attempt of the PUT that landed, its answer lost).
 _WRITERS: dict[str, Any] = {
-    "none": lambda seen: seen,
-    "new bytes": lambda seen: b"theirs",
-    "same bytes": lambda seen: seen,
-    "delete": lambda seen: None,
+    "none": lambda seen, local: seen,
+    "new bytes": lambda seen, local: b"theirs",
+    "same bytes": lambda seen, local: seen,
+    "delete": lambda seen, local: None,
+    "ours": lambda seen, local: local,
 }
 
 
@@ -463,8 +492,8 @@ def _model(
     """The reference: what happens to a file, and what its key holds in the end."""
     if not (seen is None or mode is PutMode.STUPID or (mode is PutMode.UPDATE and seen != local)):
         return Action.SKIPPED, seen  # decided: nothing to upload
-    at_put = _WRITERS[writer](seen)
-    if mode is not PutMode.STUPID and at_put != seen:  # not what the decision saw
+    at_put = _WRITERS[writer](seen, local)
+    if mode is not PutMode.STUPID and at_put not in (seen, local):  # someone else's
         return (Action.SKIPPED if mode is PutMode.ADD else Action.FAILED), at_put
     return Action.UPLOADED, local
 
@@ -493,9 +522,9 @@ def test_only_stupid_overwrites_what_another_writer_wrote_after_the_decision(
             _stored(key, seen)
 
     def other_writer(request: PutRequest) -> None:
-        seen, _, writer = scenarios[request.key]
+        seen, local, writer = scenarios[request.key]
         if writer != "none":
-            _other_writer({request.key: _WRITERS[writer](seen)})(request)
+            _other_writer({request.key: _WRITERS[writer](seen, local)})(request)
 
     SERVER.on_put = other_writer
     with tempfile.TemporaryDirectory() as tmp:
