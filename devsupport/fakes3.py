@@ -5,7 +5,10 @@ data plane (HEAD, LIST, PUT, COPY) and the control plane (bucket checks, listing
 report files, multipart uploads) goes to the one ``SERVER`` of this process. It
 answers asynchronously, like a real transport, after ``SERVER.delay_s``, and records
 what it was asked and how many requests were in flight at once. Faults are queued per
-request: ``SERVER.fail("put", "some/key", ErrorKind.DAMAGED)``.
+request: ``SERVER.fail("put", "some/key", ErrorKind.DAMAGED)``. A PUT or COPY with a
+precondition is refused (PRECONDITION) when the key does not hold what it expects, as S3
+answers 412; ``SERVER.conditions_not_implemented`` makes it refuse every conditional
+write as not implemented instead, as a server without conditional writes answers 501.
 
 For the in-process runner only (the server lives in this process's memory).
 """
@@ -25,7 +28,7 @@ from typing import IO
 
 from pipeline.body import Body, file_etag
 from pipeline.options import TargetOptions, TransportOptions
-from pipeline.records import RemoteObject
+from pipeline.records import Precondition, RemoteObject
 from pipeline.stored_keys import rewritten
 from pipeline.transport.base import (
     ErrorKind,
@@ -58,6 +61,8 @@ class FakeServer:
     page_keys: int = 1000  # keys in one page of a listing (ListObjectsV2's max-keys)
     keys_listed: int = 0  # keys returned by all the listings' pages
     on_put: Callable[[PutRequest], None] | None = None  # called as a PUT is received
+    on_copy: Callable[[str], None] | None = None  # called with its key as a COPY is received
+    conditions_not_implemented: bool = False  # answer 501 to conditional writes
     # Store, read and delete a key with '\\' or '//' under another (as SeaweedFS does);
     # listings show the stored keys.
     rewrite_keys: bool = False
@@ -75,8 +80,9 @@ class FakeServer:
             self.delay_s = 0.0
             self.page_keys = 1000
             self.keys_listed = 0
-            self.on_put = None
+            self.on_put = self.on_copy = None
             self.rewrite_keys = False
+            self.conditions_not_implemented = False
             self.in_flight = self.max_in_flight = 0
 
     def create_bucket(self, name: str) -> dict[str, FakeObject]:
@@ -115,6 +121,21 @@ class FakeServer:
         """The key an object sent (or asked for) as ``key`` is stored under."""
         return rewritten(key) if self.rewrite_keys else key
 
+    def refusal(
+        self, operation: str, bucket: str, key: str, precondition: Precondition | None
+    ) -> PutOutcome | None:
+        """The failed outcome of a write to ``key`` that ``precondition`` stops, if any."""
+        if precondition is None:
+            return None
+        if self.conditions_not_implemented:
+            error = f"{operation} failed: HTTP 501 NotImplemented: {_NOT_IMPLEMENTED}"
+            return PutOutcome(error=error, kind=ErrorKind.NOT_IMPLEMENTED)
+        stored = self.buckets.get(bucket, {}).get(key)
+        if (None if stored is None else stored.etag) != (precondition.etag or None):
+            error = f"{operation} failed: HTTP 412 PreconditionFailed: {_PRECONDITION_FAILED}"
+            return PutOutcome(error=error, kind=ErrorKind.PRECONDITION)
+        return None
+
     def bucket(self, name: str) -> dict[str, FakeObject]:
         try:
             return self.buckets[name]
@@ -123,9 +144,12 @@ class FakeServer:
 
 
 SERVER = FakeServer()
+_NOT_IMPLEMENTED = "A header you provided implies functionality that is not implemented"
+_PRECONDITION_FAILED = "At least one of the pre-conditions you specified did not hold"
 
 
-def _etag(data: bytes, options: TransportOptions) -> str:
+def object_etag(data: bytes, options: TransportOptions) -> str:
+    """The ETag the fake gives ``data``: MD5, or multipart MD5 as the tool sends it."""
     if len(data) <= options.multipart_threshold:
         return hashlib.md5(data, usedforsecurity=False).hexdigest()
     body = Body(size=len(data), data=data)
@@ -231,7 +255,13 @@ class FakeTransport(Transport):
             except OSError as e:
                 on_done(PutOutcome(error=f"PUT failed: {e}", kind=ErrorKind.LOCAL))
                 return
-            etag = _etag(data, self.options)
+            refused = SERVER.refusal(
+                "PUT", self.target.bucket, SERVER.stored_key(request.key), request.precondition
+            )
+            if refused is not None:
+                on_done(refused)
+                return
+            etag = object_etag(data, self.options)
             SERVER.create_bucket(self.target.bucket)[SERVER.stored_key(request.key)] = FakeObject(
                 data, etag, time.time(), request.content_type, request.content_encoding,
                 request.headers, request.tagging,
@@ -243,7 +273,12 @@ class FakeTransport(Transport):
         self._later(answer)
 
     def copy(
-        self, source: str, key: str, on_done: Callable[[PutOutcome], None], tagging: str = ""
+        self,
+        source: str,
+        key: str,
+        on_done: Callable[[PutOutcome], None],
+        tagging: str = "",
+        precondition: Precondition | None = None,
     ) -> None:
         fault = SERVER.request("copy", key)
 
@@ -251,10 +286,18 @@ class FakeTransport(Transport):
             if fault is not None:
                 on_done(PutOutcome(error=f"COPY failed: {fault.value}", kind=fault))
                 return
+            if SERVER.on_copy is not None:
+                SERVER.on_copy(key)
             bucket, source_key = source.split("/", 1)
             stored = SERVER.buckets.get(bucket, {}).get(source_key)
             if stored is None:
                 on_done(PutOutcome(error="COPY failed: no source", kind=ErrorKind.NOT_FOUND))
+                return
+            refused = SERVER.refusal(
+                "COPY", self.target.bucket, SERVER.stored_key(key), precondition
+            )
+            if refused is not None:
+                on_done(refused)
                 return
             # As S3 does: the copy keeps the metadata, and the tags unless they are replaced.
             SERVER.create_bucket(self.target.bucket)[SERVER.stored_key(key)] = dataclasses.replace(
@@ -326,7 +369,7 @@ class FakeControl(Control):
         objects = SERVER.bucket(bucket)
 
         def store(data: bytes) -> None:
-            objects[key] = FakeObject(data, _etag(data, self._options), time.time())
+            objects[key] = FakeObject(data, object_etag(data, self._options), time.time())
 
         with _Upload(store) as stream:
             yield stream

@@ -14,8 +14,9 @@ against the ``Host`` header it receives. Per request, with the probabilities of 
 
 Fault kinds (``FAULT_KINDS``):
 
-- ``slowdown``, ``internal_error``, ``request_timeout``: answer 503 SlowDown / 500
-  InternalError / 400 RequestTimeout with an S3 XML error body and ``Connection: close``,
+- ``slowdown``, ``internal_error``, ``request_timeout``, ``not_implemented``: answer 503
+  SlowDown / 500 InternalError / 400 RequestTimeout / 501 NotImplemented (what a server
+  says to a header it does not implement) with an S3 XML error body and ``Connection: close``,
   without forwarding (the request body is read first unless the client waits for
   ``100 Continue``, in which case the error is the answer to its expectation);
 - ``reset_request``: read part of the request body, then reset the connection (RST);
@@ -26,6 +27,10 @@ Fault kinds (``FAULT_KINDS``):
 - ``corrupt_request_body``: flip one byte of the request payload before forwarding (inside
   the data of an ``aws-chunked`` body, never its framing); requests without a body are
   forwarded untouched and do not count.
+
+``proxy.before_forward``, when set, is called with ``(method, target)`` of each request
+just before it is forwarded upstream (its body read, nothing of it sent yet): a test acts
+there on the server "in between", e.g. another writer stores the key of a PUT first.
 
 ``proxy.stats`` counts connections, requests seen, requests forwarded, and each fault kind
 injected (counted before the client can observe the fault). Draws come from
@@ -65,6 +70,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "slowdown",
     "internal_error",
     "request_timeout",
+    "not_implemented",
     "reset_request",
     "reset_response",
     "stall",
@@ -87,6 +93,12 @@ _ERROR_ANSWERS: dict[str, tuple[int, str, str, str]] = {
         "InternalError",
         "We encountered an internal error. Please try again.",
     ),
+    "not_implemented": (
+        501,
+        "Not Implemented",
+        "NotImplemented",
+        "A header you provided implies functionality that is not implemented",
+    ),
     "request_timeout": (
         400,
         "Bad Request",
@@ -105,13 +117,15 @@ class FaultRules:
 
     One uniform draw per eligible request picks at most one fault kind. ``predicate`` gets
     ``(method, target)`` -- target is the raw request target, path plus query string, e.g.
-    ``"/bucket/key?uploadId=..."`` -- and says whether the request may be faulted at all.
+    ``"/bucket/key?uploadId=..."`` -- and says whether the request may be faulted at all;
+    so does ``header`` (a header name), when set: only requests carrying it may be.
     ``max_faults`` caps the number of faults injected under these rules.
     """
 
     slowdown: float = 0.0
     internal_error: float = 0.0
     request_timeout: float = 0.0
+    not_implemented: float = 0.0
     reset_request: float = 0.0
     reset_response: float = 0.0
     stall: float = 0.0
@@ -120,6 +134,7 @@ class FaultRules:
     stall_seconds: float = 2.0
     predicate: Predicate | None = None
     max_faults: int | None = None
+    header: str = ""
 
     def __post_init__(self) -> None:
         for kind in FAULT_KINDS:
@@ -513,6 +528,7 @@ class FaultProxy(Service):
         self.max_body_bytes = max_body_bytes
         self.port = 0
         self._rules = rules or FaultRules()
+        self.before_forward: Callable[[str, str], None] | None = None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._faults_used = 0
@@ -635,6 +651,8 @@ class FaultProxy(Service):
 
     def _choose_fault(self, request: _Request) -> str | None:
         rules = self._rules
+        if rules.header and not request.head.values(rules.header.lower()):
+            return None
         if rules.predicate is not None and not rules.predicate(request.method, request.target):
             return None
         with self._lock:
@@ -750,6 +768,8 @@ class _Connection:
                 flipped[offset] ^= 0x01
                 data = bytes(flipped)
                 proxy._count(fault)
+        if proxy.before_forward is not None:
+            proxy.before_forward(request.method, request.target)
         response = self._exchange(request.head.raw + data, request.method)
         if response is None:
             proxy._count("upstream_errors")

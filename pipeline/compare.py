@@ -17,7 +17,15 @@ from pipeline.decide import decide_put
 from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.naming import key_problem
 from pipeline.options import PutMode
-from pipeline.records import Action, FileBatch, FileResult, LocalFile, PutPlan, RemoteObject
+from pipeline.records import (
+    Action,
+    FileBatch,
+    FileResult,
+    LocalFile,
+    Precondition,
+    PutPlan,
+    RemoteObject,
+)
 from pipeline.sources.filesystem import read_error
 from pipeline.transport import HeadOutcome, ListOutcome
 
@@ -129,6 +137,7 @@ class DecidePutFn(PutStepFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | Lis
             yield FileResult.of(file, Action.FAILED, error=read_error(file.path, e))
             return
         if upload:
-            yield PutPlan(file=file, reason=reason)
+            # The PUT then overwrites only what was compared: nothing written since.
+            yield PutPlan(file=file, reason=reason, precondition=Precondition.of(remote))
         else:
             yield FileResult.of(file, Action.SKIPPED, reason=reason)

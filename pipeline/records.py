@@ -59,11 +59,33 @@ class Action(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Precondition:
+    """What a write expects to find under its key: what the put decision saw there, so
+    that it overwrites nothing that another writer put there since (S3's conditional
+    writes; the server answers 412 when it does not hold)."""
+
+    etag: str = ""  # the object it compared (``If-Match``); '' for none (``If-None-Match: *``)
+
+    @classmethod
+    def of(cls, remote: RemoteObject | None) -> Precondition | None:
+        """The condition that the key still holds ``remote`` (None: holds nothing); None
+        when it cannot be said (an object listed without an ETag)."""
+        if remote is None:
+            return cls()
+        return cls(remote.etag) if remote.etag else None
+
+    def header(self) -> tuple[str, str]:
+        """The HTTP header that carries it."""
+        return ("If-Match", f'"{self.etag}"') if self.etag else ("If-None-Match", "*")
+
+
+@dataclass(frozen=True)
 class PutPlan:
     """A file that the put decision says to upload, with the reason why."""
 
     file: LocalFile
     reason: str  # "new", "changed", "always"
+    precondition: Precondition | None = None  # None: unconditional (--put stupid)
 
 
 @dataclass(frozen=True)

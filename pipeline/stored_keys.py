@@ -39,14 +39,19 @@ def _advice(key: str, stored: str) -> str:
     )
 
 
-def check_before_upload(control: Control, bucket: str, key: str) -> str:
-    """Why ``key`` must not be uploaded, or '': it names another object on this server."""
+def check_before_upload(control: Control, bucket: str, key: str) -> tuple[str, bool]:
+    """(why ``key`` must not be uploaded, or ''; whether it names nothing on this server
+    yet). Uploaded when it names nothing, its write must find nothing either
+    (``If-None-Match``), so that it cannot land on an object stored meanwhile."""
     try:
-        if _stored_as_itself(control, bucket, key) or not control.exists(bucket, key):
-            return ""
+        if _stored_as_itself(control, bucket, key):
+            return "", False
+        if not control.exists(bucket, key):
+            return "", True
     except S3Error as e:
-        return f"cannot check where the server stores {key!r}: {e}"
-    return f"{_advice(key, rewritten(key))}; not uploaded, so that object is not overwritten"
+        return f"cannot check where the server stores {key!r}: {e}", False
+    error = f"{_advice(key, rewritten(key))}; not uploaded, so that object is not overwritten"
+    return error, False
 
 
 def check_after_upload(control: Control, bucket: str, key: str, etag: str) -> str:

@@ -3,12 +3,21 @@
 A PUT whose body the server found damaged is sent again (up to ``--retries`` times);
 awscrt itself retries throttling, 5xx answers and broken connections with backoff. A
 file that changed or vanished while it was read is reported, never passed off as done.
+
+A write carries the plan's precondition (``If-None-Match: *`` for a key that was absent,
+``If-Match`` with the ETag compared), so that an object that another writer created or
+changed after the decision is never overwritten: under ``--put add`` the file is then
+skipped, else it fails. Unless the key holds just what this write sends: then an earlier
+attempt of it landed and its answer was lost (a reset, a timeout), and the write that was
+sent again met its own object. A server that does not implement conditional writes makes
+the worker warn once and send that write and every later one without.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -16,17 +25,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import interrupt, progress
-from pipeline.body import Body, body_spec, prepared_body
+from pipeline.body import Body, body_spec, file_etag, prepared_body
 from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.options import OutputOptions, PutMode
 from pipeline.orphans import abort_orphaned_uploads
-from pipeline.records import Action, FileResult, LocalFile, PutPlan
+from pipeline.records import Action, FileResult, LocalFile, Precondition, PutPlan
 from pipeline.sources.filesystem import read_error
 from pipeline.stored_keys import check_after_upload, check_before_upload, may_be_rewritten
 from pipeline.transport import ControlOnDemand, PutOutcome, PutRequest
 from pipeline.transport.base import ErrorKind
+from pipeline.transport.control import S3Error
 
 MAX_COPY_BYTES = 5 * 1024**3  # the most one CopyObject request copies
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,6 +48,7 @@ class _Upload:
     cleanup: contextlib.ExitStack | None  # owns a gzipped body's temporary file
     started_wall: float = field(default_factory=time.time)
     attempt: int = 0
+    precondition: Precondition | None = None  # what the last attempt was sent with
 
 
 def _change_since_walk(file: LocalFile) -> str:
@@ -57,6 +69,16 @@ def _change_since_walk(file: LocalFile) -> str:
     return ""
 
 
+def _overtaken(upload: _Upload, put: PutMode, seconds: float) -> FileResult:
+    """The result of a write that another writer's object stopped: nothing was written."""
+    file = upload.plan.file
+    if put is PutMode.ADD:
+        return FileResult.of(file, Action.SKIPPED, reason="appeared meanwhile", seconds=seconds)
+    what = "changed" if upload.precondition is not None and upload.precondition.etag else "appeared"
+    error = f"the object {what} meanwhile and was not overwritten: run again to decide again"
+    return FileResult.of(file, Action.FAILED, error=error, seconds=seconds, retries=upload.attempt)
+
+
 class UploadFn(PutStepFn[_Upload, PutOutcome]):
     """PutPlan -> FileResult; a FileResult passes. ``output`` says which progress bar
     (in this process) is told of the bytes sent."""
@@ -66,6 +88,7 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         self._run_id = output.run_id
         # For multipart clean-ups, and keys a server may store under another key.
         self._control = ControlOnDemand(self._target, self._options)
+        self._conditional = True  # False once the server said it has no conditional writes
 
     def process(self, plan: PutPlan | FileResult, waited_for: Any = None) -> Iterator[FileResult]:
         """``waited_for``: a side input that only holds the uploads back until it is
@@ -81,10 +104,12 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
             yield FileResult.of(file, Action.NOT_STARTED, reason="interrupted before it started")
             return
         if may_be_rewritten(file.key):
-            error = check_before_upload(self._control(), self._target.bucket, file.key)
+            error, absent = check_before_upload(self._control(), self._target.bucket, file.key)
             if error:
                 yield FileResult.of(file, Action.FAILED, error=error)
                 return
+            if absent:  # whatever --put says, it must not land on an object stored since
+                plan = dataclasses.replace(plan, precondition=Precondition())
         if self._decision.put is PutMode.COPY:
             yield from self._copy(plan)
             return
@@ -134,21 +159,54 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         )
 
     def _send(self, upload: _Upload) -> Iterator[FileResult]:
+        precondition = upload.plan.precondition if self._conditional else None
+        upload.precondition = precondition
         if upload.request is None:
             source = upload.plan.file.path.removeprefix("s3://")
             key, tagging = upload.plan.file.key, self._body.tagging
             yield from self.submit(
-                upload, lambda done: self.transport().copy(source, key, done, tagging), size=0
+                upload,
+                lambda done: self.transport().copy(source, key, done, tagging, precondition),
+                size=0,
             )
             return
         # A multipart body is buffered part by part within awscrt's own memory limit.
         held = min(upload.request.size, self._options.multipart_threshold)
-        request = upload.request
+        request = dataclasses.replace(upload.request, precondition=precondition)
         bar = progress.for_run(self._run_id)
         sent = bar.sent if bar is not None else None
         yield from self.submit(
             upload, lambda done: self.transport().put(request, done, sent), size=held
         )
+
+    def _landed(self, upload: _Upload) -> str:
+        """The ETag under the upload's key when the object there is what it sends, else ''."""
+        file, request = upload.plan.file, upload.request
+        try:  # the key itself comes first of the keys it is a prefix of
+            found = next(iter(self._control().list_objects(self._target.bucket, file.key)), None)
+            if found is None or found.key != file.key:
+                return ""
+            if request is None:
+                ours = file.etag  # a copy: the source's
+            else:
+                body = Body(size=request.size, path=request.path, data=request.data)
+                options = self._options
+                ours = file_etag(body, options.multipart_threshold, options.multipart_chunksize)
+        except (S3Error, OSError) as e:
+            _LOGGER.warning("cannot tell whether %s holds what was sent: %s", file.key, e)
+            return ""
+        return found.etag if found.etag == ours else ""
+
+    def _stop_conditions(self, answer: str) -> None:
+        """The server does not implement conditional writes: warn once; none from now on."""
+        if self._conditional:
+            self._conditional = False
+            _LOGGER.warning(
+                "the server does not take conditional writes (%s): this worker sends its "
+                "writes without If-None-Match/If-Match from now on, so an object that "
+                "another writer creates or changes after the comparison may be overwritten",
+                answer,
+            )
 
     def teardown(self) -> None:
         super().teardown()
@@ -168,6 +226,16 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         if retry:
             upload.attempt += 1
             return self._send(upload)
+        unconditional = (
+            outcome.kind is ErrorKind.NOT_IMPLEMENTED
+            and upload.precondition is not None
+            and not interrupt.requested()
+        )
+        if unconditional:  # not a retry: the server never took the write
+            self._stop_conditions(outcome.error)
+            return self._send(upload)
+        if outcome.kind is ErrorKind.PRECONDITION and (etag := self._landed(upload)):
+            outcome = PutOutcome(etag=etag)
         if upload.cleanup is not None:
             upload.cleanup.close()
         if upload.request is not None and upload.request.size > self._options.multipart_threshold:
@@ -181,6 +249,8 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         if interrupt.requested() and outcome.cancelled:
             reason = "interrupted; the upload was aborted"
             return [FileResult.of(file, Action.NOT_STARTED, reason=reason, seconds=seconds)]
+        if outcome.kind is ErrorKind.PRECONDITION:
+            return [_overtaken(upload, self._decision.put, seconds)]
         if outcome.error and upload.request is not None and upload.request.path is not None:
             # A file that could not be read is a local error, whatever the transport said.
             unreadable = read_error(upload.request.path)

@@ -161,6 +161,7 @@ ERROR_ANSWERS = [
     ("slowdown", 503, "SlowDown"),
     ("internal_error", 500, "InternalError"),
     ("request_timeout", 400, "RequestTimeout"),
+    ("not_implemented", 501, "NotImplemented"),
 ]
 
 
@@ -306,7 +307,10 @@ def test_same_seed_same_faults(s3_server: LocalS3, bucket: str) -> None:
 
 
 def test_retries_get_through_mixed_faults(s3_server: LocalS3, s3_client: Any, bucket: str) -> None:
-    kinds = [kind for kind in FAULT_KINDS if kind != "corrupt_request_body"]  # BadDigest: final
+    # BadDigest and NotImplemented are final
+    kinds = [
+        kind for kind in FAULT_KINDS if kind not in ("corrupt_request_body", "not_implemented")
+    ]
     rules = FaultRules.uniform(0.3, kinds, stall_seconds=0.05)
     config = Config(retries={"max_attempts": 10, "mode": "standard"}, max_pool_connections=16)
     rng = random.Random(9)

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from devsupport.fakes3 import SERVER, FakeControl, FakeObject, FakeTransport
+from devsupport.fakes3 import SERVER, FakeControl, FakeObject, FakeTransport, object_etag
 from pipeline import Action, UploadConfig, UploadSources
 from pipeline.errors import UsageError
 from pipeline.options import CompareMode, PutMode, TransportOptions, WalkKind
+from pipeline.records import Precondition
 from pipeline.report import stage_in
 from pipeline.resume import resume_files
 from pipeline.run import DEFAULT_RUNNER
@@ -318,3 +322,219 @@ def test_a_cache_that_cannot_be_read_means_hashing_again(
     assert results == [("a.txt", Action.SKIPPED, "unchanged", 0)]
     assert _HASHED == ["a.txt"]
     assert "checksum cache" in caplog.text
+
+
+def _other_writer(changes: dict[str, bytes | None]) -> Any:
+    """An on_put hook: as the PUT of a key in ``changes`` is received, another writer
+    stores those bytes there first (None: deletes the object)."""
+
+    def write(request: PutRequest) -> None:
+        if request.key not in changes:
+            return
+        data = changes[request.key]
+        if data is None:
+            SERVER.buckets[BUCKET].pop(request.key, None)
+        else:
+            _stored(request.key, data)
+
+    return write
+
+
+def test_add_skips_a_key_that_appeared_after_the_decision(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", {"raced.txt": b"ours", "calm.txt": b"calm"})
+    SERVER.on_put = _other_writer({"raced.txt": b"theirs"})
+
+    results = _run(_config(put=PutMode.ADD), [str(tree)])
+
+    assert results == [
+        ("calm.txt", Action.UPLOADED, "new", 0),
+        ("raced.txt", Action.SKIPPED, "appeared meanwhile", 0),
+    ]
+    assert SERVER.buckets[BUCKET]["raced.txt"].data == b"theirs"
+    assert SERVER.count("put") == 2  # a precondition that failed is not sent again
+
+
+@pytest.mark.parametrize("put", [PutMode.ADD, PutMode.UPDATE])
+def test_a_write_refused_for_its_own_earlier_attempt_is_uploaded(
+    tmp_path: Path, put: PutMode
+) -> None:
+    big = os.urandom(6 * 1024 * 1024)  # a multipart upload: its ETag is of the parts
+    tree = make_tree(tmp_path / "t", {"small.txt": b"ours", "big.bin": big})
+    if put is PutMode.UPDATE:
+        _stored("small.txt", b"old")  # overwritten with If-Match
+    threshold = {"multipart_threshold": 5 * 1024 * 1024, "multipart_chunksize": 5 * 1024 * 1024}
+    config = _config(put=put, **threshold)
+    transport = config.transport
+
+    def earlier_attempt(request: PutRequest) -> None:  # landed, and its answer was lost
+        data = (tree / os.fsdecode(request.key)).read_bytes()
+        SERVER.buckets[BUCKET][request.key] = FakeObject(data, object_etag(data, transport), 0.0)
+
+    SERVER.on_put = earlier_attempt
+    results = _run(config, [str(tree)])
+
+    assert results == [
+        ("big.bin", Action.UPLOADED, "new", 0),
+        ("small.txt", Action.UPLOADED, "size differs" if put is PutMode.UPDATE else "new", 0),
+    ]
+    assert SERVER.buckets[BUCKET]["big.bin"].data == big
+
+
+def test_update_fails_rather_than_overwrite_what_changed_or_appeared(tmp_path: Path) -> None:
+    tree = make_tree(
+        tmp_path / "t", {"changed.txt": b"ours", "appeared.txt": b"ours", "calm.txt": b"ours"}
+    )
+    _stored("changed.txt", b"old")
+    _stored("calm.txt", b"old")
+    SERVER.on_put = _other_writer({"changed.txt": b"theirs", "appeared.txt": b"theirs"})
+
+    results = _run(_config(), [str(tree)])
+
+    again = "meanwhile and was not overwritten: run again to decide again"
+    assert results == [
+        ("appeared.txt", Action.FAILED, f"the object appeared {again}", 0),
+        ("calm.txt", Action.UPLOADED, "size differs", 0),
+        ("changed.txt", Action.FAILED, f"the object changed {again}", 0),
+    ]
+    stored = SERVER.buckets[BUCKET]
+    assert (stored["changed.txt"].data, stored["appeared.txt"].data) == (b"theirs", b"theirs")
+    assert stored["calm.txt"].data == b"ours"
+
+
+def test_each_put_carries_what_its_decision_saw(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", {"new.txt": b"new", "changed.txt": b"ours"})
+    _stored("changed.txt", b"old!")
+    sent: dict[str, Any] = {}
+    SERVER.on_put = lambda request: sent.update({request.key: request.precondition})
+
+    _run(_config(), [str(tree)])
+    update = dict(sent)
+    _run(_config(put=PutMode.STUPID), [str(tree)])
+
+    old_etag = hashlib.md5(b"old!").hexdigest()
+    assert update == {"new.txt": Precondition(), "changed.txt": Precondition(old_etag)}
+    assert sent == {"new.txt": None, "changed.txt": None}  # --put stupid: unconditional
+
+
+def test_a_write_that_met_another_one_under_way_is_sent_again_with_its_condition(
+    tmp_path: Path,
+) -> None:
+    tree = make_tree(tmp_path / "t", {"a.txt": b"ours"})
+    SERVER.fail("put", "a.txt", ErrorKind.CONFLICT)  # 409 ConditionalRequestConflict
+    sent: list[Precondition | None] = []
+    SERVER.on_put = lambda request: sent.append(request.precondition)
+
+    results = _run(_config(put=PutMode.ADD), [str(tree)])
+
+    assert results == [("a.txt", Action.UPLOADED, "new", 1)]
+    assert sent == [Precondition()]  # the first never reached on_put: the fault came first
+    assert SERVER.count("put") == 2
+
+
+def test_a_copy_does_not_overwrite_what_changed_or_appeared_after_the_decision() -> None:
+    source = SERVER.create_bucket("source-bucket")
+    for name in ("new", "changed", "calm"):
+        source[f"data/{name}.bin"] = FakeObject(b"xx", hashlib.md5(b"xx").hexdigest(), 0.0)
+    _stored("copy/changed.bin", b"old")
+    SERVER.on_copy = lambda key: _stored(key, b"theirs") if "calm" not in key else None
+
+    config = _config(prefix="copy", walk=WalkKind.S3, put=PutMode.COPY)
+    results = _run(config, ["s3://source-bucket/data"])
+
+    again = "meanwhile and was not overwritten: run again to decide again"
+    assert results == [
+        ("copy/calm.bin", Action.UPLOADED, "new", 0),
+        ("copy/changed.bin", Action.FAILED, f"the object changed {again}", 0),
+        ("copy/new.bin", Action.FAILED, f"the object appeared {again}", 0),
+    ]
+    stored = SERVER.buckets[BUCKET]
+    assert stored["copy/changed.bin"].data == stored["copy/new.bin"].data == b"theirs"
+
+
+def test_a_server_without_conditional_writes_gets_one_warning_and_plain_puts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tree = make_tree(tmp_path / "t", {f"{i}.txt": b"new" for i in range(6)})
+    _stored("0.txt", b"old")
+    SERVER.conditions_not_implemented = True
+    SERVER.delay_s = 0.01
+    sent: list[Precondition | None] = []
+    SERVER.on_put = lambda request: sent.append(request.precondition)
+
+    results = _run(_config(concurrency=3), [str(tree)])
+
+    assert {(action, retries) for _, action, _, retries in results} == {(Action.UPLOADED, 0)}
+    assert all(SERVER.buckets[BUCKET][f"{i}.txt"].data == b"new" for i in range(6))
+    warnings = [r.getMessage() for r in caplog.records if "conditional writes" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "HTTP 501 NotImplemented" in warnings[0]
+    unconditional = [precondition for precondition in sent if precondition is None]
+    assert len(unconditional) == 6  # each file, once
+    assert 1 <= len(sent) - 6 <= 3  # the first, and those in flight when its answer came
+
+
+# What another writer does to a key as the tool's PUT of it arrives, given what the
+# decision saw there and the local file: nothing, stores new bytes, stores again the bytes
+# the decision saw, deletes the object, or stores the local file's bytes (as an earlier
+# attempt of the PUT that landed, its answer lost).
+_WRITERS: dict[str, Any] = {
+    "none": lambda seen, local: seen,
+    "new bytes": lambda seen, local: b"theirs",
+    "same bytes": lambda seen, local: seen,
+    "delete": lambda seen, local: None,
+    "ours": lambda seen, local: local,
+}
+
+
+def _model(
+    mode: PutMode, seen: bytes | None, local: bytes, writer: str
+) -> tuple[Action, bytes | None]:
+    """The reference: what happens to a file, and what its key holds in the end."""
+    if not (seen is None or mode is PutMode.STUPID or (mode is PutMode.UPDATE and seen != local)):
+        return Action.SKIPPED, seen  # decided: nothing to upload
+    at_put = _WRITERS[writer](seen, local)
+    if mode is not PutMode.STUPID and at_put not in (seen, local):  # someone else's
+        return (Action.SKIPPED if mode is PutMode.ADD else Action.FAILED), at_put
+    return Action.UPLOADED, local
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    mode=st.sampled_from([PutMode.ADD, PutMode.UPDATE, PutMode.STUPID]),
+    keys=st.lists(
+        st.tuples(
+            st.sampled_from([None, b"a", b"b"]),  # what the key holds at the decision
+            st.sampled_from([b"a", b"b"]),  # the local file
+            st.sampled_from(sorted(_WRITERS)),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_only_stupid_overwrites_what_another_writer_wrote_after_the_decision(
+    mode: PutMode, keys: list[tuple[bytes | None, bytes, str]]
+) -> None:
+    SERVER.reset()
+    SERVER.create_bucket(BUCKET)
+    scenarios = {f"{i}.txt": scenario for i, scenario in enumerate(keys)}
+    for key, (seen, _, _) in scenarios.items():
+        if seen is not None:
+            _stored(key, seen)
+
+    def other_writer(request: PutRequest) -> None:
+        seen, local, writer = scenarios[request.key]
+        if writer != "none":
+            _other_writer({request.key: _WRITERS[writer](seen, local)})(request)
+
+    SERVER.on_put = other_writer
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = make_tree(Path(tmp), {key: local for key, (_, local, _) in scenarios.items()})
+        results = _run(_config(put=mode), [str(tree)])
+
+    expected = {key: _model(mode, *scenario) for key, scenario in scenarios.items()}
+    assert {key: action for key, action, _, _ in results} == {
+        key: action for key, (action, _) in expected.items()
+    }
+    assert {key: stored.data for key, stored in SERVER.buckets[BUCKET].items()} == {
+        key: data for key, (_, data) in expected.items() if data is not None
+    }

@@ -77,3 +77,22 @@ def test_a_server_that_keeps_the_key_stores_it(tmp_path: Path) -> None:
 
     assert _objects() == {"spec/back\\slash.txt": b"mine", "spec/back/slash.txt": b"theirs"}
     assert (summary["uploaded"], summary["failed"]) == (2, 0)
+
+
+def test_an_object_stored_under_the_rewritten_key_meanwhile_is_not_overwritten(
+    tmp_path: Path,
+) -> None:
+    """Even under --put stupid: the check before found nothing there, so the write must
+    find nothing either."""
+    SERVER.rewrite_keys = True
+    tree = make_tree(tmp_path / "t", {"back\\slash.txt": b"mine"})
+
+    def another_writer(request: Any) -> None:
+        SERVER.buckets[FAKE_BUCKET]["spec/back/slash.txt"] = FakeObject(b"theirs", "t", 0.0)
+
+    SERVER.on_put = another_writer
+    summary = _run(tmp_path, tree, put=PutMode.STUPID)
+
+    assert _objects() == {"spec/back/slash.txt": b"theirs"}
+    assert (summary["failed"], summary["uploaded"]) == (1, 0)
+    assert "appeared meanwhile" in summary["failures"][0]["error"]

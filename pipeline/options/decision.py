@@ -55,7 +55,9 @@ class DecisionOptions(OptionGroup):
             PutMode.UPDATE,
             "add: only absent keys; stupid: always; update (default): "
             "absent keys or changed content (see --compare); copy: server-side copy from "
-            "a source bucket (--walk s3) of objects absent or changed",
+            "a source bucket (--walk s3) of objects absent or changed. Except with stupid, "
+            "a write is conditional (If-None-Match/If-Match) and never overwrites an object "
+            "written after the comparison: add skips that file, update and copy fail it",
         )
         add_choice(
             group,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipeline.records import RemoteObject
+from pipeline.records import Precondition, RemoteObject
 
 if TYPE_CHECKING:
     from pipeline.options import TargetOptions, TransportOptions
@@ -37,11 +37,18 @@ class ErrorKind(enum.Enum):
     TLS = "tls"  # the certificate check failed
     CANCELLED = "cancelled"  # by cancel_all (Ctrl-C): nothing was stored
     LOCAL = "local"  # a local file could not be read
+    # A conditional write found the key no longer holding what it expected (412): nothing
+    # was stored.
+    PRECONDITION = "precondition failed"
+    # A conditional write met another write of the key under way (409
+    # ConditionalRequestConflict); S3 asks for it to be sent again, with its condition.
+    CONFLICT = "conflict"
+    NOT_IMPLEMENTED = "not implemented"  # 501, or a 400 saying a feature is not supported
 
     @property
     def retryable(self) -> bool:
         """Worth sending the whole file again: the transport does not retry these itself."""
-        return self in (ErrorKind.DAMAGED, ErrorKind.TIMED_OUT)
+        return self in (ErrorKind.DAMAGED, ErrorKind.TIMED_OUT, ErrorKind.CONFLICT)
 
 
 # S3 error codes of a body damaged on the way (the server's checksum check failed) or a
@@ -59,12 +66,25 @@ _DAMAGED_CODES = frozenset(
 )
 
 
+def _not_implemented(status: int, code: str) -> bool:
+    """An answer saying the server does not implement what was asked (a header)."""
+    if status == 501 or code == "NotImplemented":
+        return True
+    return status == 400 and ("NotSupported" in code or "Unsupported" in code)
+
+
 def classify(status: int, code: str = "") -> ErrorKind:
     """The kind of an S3 error answer: HTTP ``status`` (0: none came) and S3 ``code``."""
     if code in _DAMAGED_CODES:
         return ErrorKind.DAMAGED
     if code == "RequestTimeout":
         return ErrorKind.TIMED_OUT
+    if status == 412 or code == "PreconditionFailed":
+        return ErrorKind.PRECONDITION
+    if code == "ConditionalRequestConflict":
+        return ErrorKind.CONFLICT
+    if _not_implemented(status, code):
+        return ErrorKind.NOT_IMPLEMENTED
     if code in ("NoSuchKey", "NoSuchBucket", "NotFound") or status == 404:
         return ErrorKind.NOT_FOUND
     if code == "AccessDenied" or status == 403:
@@ -88,6 +108,9 @@ class PutRequest:
     content_encoding: str | None = None
     headers: tuple[tuple[str, str], ...] = ()  # metadata: Cache-Control, x-amz-meta-*, ...
     tagging: str = ""  # the x-amz-tagging header (URL-encoded 'k=v&k2=v2'); '' for no tags
+    # What the key must hold for the write to happen (a multipart upload: when it is
+    # completed); None: write whatever is there.
+    precondition: Precondition | None = None
 
 
 @dataclass(frozen=True)
@@ -166,12 +189,18 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     def copy(
-        self, source: str, key: str, on_done: Callable[[PutOutcome], None], tagging: str = ""
+        self,
+        source: str,
+        key: str,
+        on_done: Callable[[PutOutcome], None],
+        tagging: str = "",
+        precondition: Precondition | None = None,
     ) -> None:
         """Copy the object at ``source`` ('bucket/key') to ``key``, server-side.
 
         The copy keeps the source's metadata, and its tags unless ``tagging`` (an
-        x-amz-tagging header) replaces them.
+        x-amz-tagging header) replaces them; ``precondition``: what ``key`` must hold
+        for the copy to happen.
         """
 
     @abc.abstractmethod

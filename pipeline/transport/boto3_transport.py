@@ -4,6 +4,10 @@ Slower than awscrt (Python does the HTTP work, under the GIL) but it speaks exac
 boto3 speaks, for servers that awscrt's S3 client does not get along with. Large files go
 through s3transfer's multipart upload, which aborts the upload when a part fails.
 
+A conditional write (``PutRequest.precondition``) goes with PutObject, CopyObject, and
+for a multipart upload with CompleteMultipartUpload: s3transfer takes no such argument
+(``ALLOWED_UPLOAD_ARGS`` of 0.19), so a hook of the client adds it to the completion.
+
 With ``--bwlimit`` every body is read through a ``ThrottledReader`` of the worker's cap:
 botocore reads a single PUT's body to hash it and then sends it (the cap is paid on the
 first pass only), and s3transfer reads a multipart upload's parts one after another into
@@ -28,7 +32,7 @@ from boto3.s3.transfer import TransferConfig
 from s3transfer.manager import TransferManager
 
 from pipeline.options import TargetOptions, TransportOptions
-from pipeline.records import RemoteObject
+from pipeline.records import Precondition, RemoteObject
 from pipeline.transport.bandwidth import ThrottledReader, throttled_body, worker_cap
 from pipeline.transport.base import (
     ErrorKind,
@@ -72,6 +76,14 @@ def extra_args(request: PutRequest, headers: tuple[tuple[str, str], ...]) -> dic
     return args
 
 
+def condition_args(precondition: Precondition | None) -> dict[str, str]:
+    """boto3 arguments of a conditional write: IfMatch or IfNoneMatch."""
+    if precondition is None:
+        return {}
+    name, value = precondition.header()
+    return {name.replace("-", ""): value}
+
+
 def _error(operation: str, e: Exception) -> tuple[str, ErrorKind]:
     """The message and kind of a failed request (a local file that cannot be read: LOCAL)."""
     if isinstance(e, OSError) and not isinstance(e, botocore.exceptions.BotoCoreError):
@@ -105,6 +117,11 @@ class Boto3Transport(Transport):
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
         self._in_flight: set[Any] = set()  # s3transfer futures of multipart uploads
+        # The conditions of the multipart uploads in flight, by key, for their completion.
+        self._conditions: dict[str, dict[str, str]] = {}
+        self._client.meta.events.register(
+            "before-parameter-build.s3.CompleteMultipartUpload", self._add_condition
+        )
         self._transfers = TransferManager(
             self._client,
             TransferConfig(
@@ -113,6 +130,11 @@ class Boto3Transport(Transport):
                 max_concurrency=threads,
             ),
         )
+
+    def _add_condition(self, params: dict[str, Any], **_: Any) -> None:
+        """Give a CompleteMultipartUpload the condition of its upload."""
+        with self._lock:
+            params.update(self._conditions.get(params["Key"], {}))
 
     def head(self, key: str, on_done: Callable[[HeadOutcome], None]) -> None:
         def run() -> None:
@@ -221,27 +243,37 @@ class Boto3Transport(Transport):
 
     def _send(self, request: PutRequest, body: Any, args: dict[str, Any]) -> str:
         """Store ``body`` under the request's key; its ETag."""
-        bucket = self._bucket
+        bucket, condition = self._bucket, condition_args(request.precondition)
         if request.size <= self.options.multipart_threshold:
-            answer = self._client.put_object(Bucket=bucket, Key=request.key, Body=body, **args)
+            answer = self._client.put_object(
+                Bucket=bucket, Key=request.key, Body=body, **args, **condition
+            )
             return str(answer["ETag"]).strip('"')
         transfer = self._transfers.upload(body, bucket, request.key, extra_args=args)
         with self._lock:
             self._in_flight.add(transfer)
+            self._conditions[request.key] = condition
         try:
             transfer.result()
         finally:
             with self._lock:
                 self._in_flight.discard(transfer)
+                self._conditions.pop(request.key, None)
         # s3transfer does not hand back the ETag that completed the upload.
         stored = self._client.head_object(Bucket=bucket, Key=request.key)
         return str(stored["ETag"]).strip('"')
 
     def copy(
-        self, source: str, key: str, on_done: Callable[[PutOutcome], None], tagging: str = ""
+        self,
+        source: str,
+        key: str,
+        on_done: Callable[[PutOutcome], None],
+        tagging: str = "",
+        precondition: Precondition | None = None,
     ) -> None:
         source_bucket, _, source_key = source.partition("/")
-        tags = {"TaggingDirective": "REPLACE", "Tagging": tagging} if tagging else {}
+        args = {"TaggingDirective": "REPLACE", "Tagging": tagging} if tagging else {}
+        args.update(condition_args(precondition))
 
         def run() -> None:
             try:
@@ -249,7 +281,7 @@ class Boto3Transport(Transport):
                     Bucket=self._bucket,
                     Key=key,
                     CopySource={"Bucket": source_bucket, "Key": source_key},
-                    **tags,
+                    **args,
                 )
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
                 text, kind = _error("COPY", e)

@@ -45,7 +45,7 @@ from awscrt.s3 import (
 )
 
 from pipeline.options import RetryMode, TargetOptions, TransportOptions
-from pipeline.records import RemoteObject
+from pipeline.records import Precondition, RemoteObject
 from pipeline.transport.bandwidth import ThrottledReader, throttled_body, worker_cap
 from pipeline.transport.base import (
     ErrorKind,
@@ -408,6 +408,10 @@ class CrtTransport(Transport):
         headers.extend(request.headers)
         if request.tagging:  # awscrt passes it on to CreateMultipartUpload too
             headers.append(("x-amz-tagging", request.tagging))
+        if request.precondition is not None:
+            # awscrt sends If-None-Match of a multipart upload with CompleteMultipartUpload
+            # alone, and If-Match with each of its requests (the last: the completion).
+            headers.append(request.precondition.header())
         self._send(
             finished,
             size=request.size,
@@ -422,7 +426,12 @@ class CrtTransport(Transport):
         )
 
     def copy(
-        self, source: str, key: str, on_copy: Callable[[PutOutcome], None], tagging: str = ""
+        self,
+        source: str,
+        key: str,
+        on_copy: Callable[[PutOutcome], None],
+        tagging: str = "",
+        precondition: Precondition | None = None,
     ) -> None:
         def finished(answer: _Answer) -> None:
             # CopyObject may answer 200 and still fail: the error is then in the body.
@@ -436,6 +445,8 @@ class CrtTransport(Transport):
         headers = [("x-amz-copy-source", urllib.parse.quote(f"/{source}", safe="/~"))]
         if tagging:
             headers += [("x-amz-tagging-directive", "REPLACE"), ("x-amz-tagging", tagging)]
+        if precondition is not None:
+            headers.append(precondition.header())
         self._send(
             finished,
             type=S3RequestType.DEFAULT,
