@@ -80,20 +80,29 @@ def test_more_deletions_than_max_delete_makes_none(
     assert set(STALE) <= _keys(s3_client, bucket)
 
 
+def _delete_with_unreadable(
+    s3_server: LocalS3, bucket: str, unreadable: Path, *options: str
+) -> Any:
+    """--delete of ``unreadable``'s parent tree into the prefix 'site', as a user who
+    cannot read ``unreadable``."""
+    os.chmod(unreadable, 0)
+    try:
+        return run_without_root_powers(
+            ["--endpoint-url", s3_server.endpoint_url, "--bucket", bucket, "--prefix", "site",
+             "--delete", *options, str(unreadable.parent)],
+            s3_server.env(),
+        )  # fmt: skip
+    finally:
+        os.chmod(unreadable, 0o755)
+
+
 def test_an_unreadable_directory_means_nothing_is_deleted(
     s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path
 ) -> None:
     tree = make_tree(tmp_path / "src", {**TREE, "private/secret.txt": b"s"})
     _put(s3_client, bucket, [*STALE, "site/private/secret.txt"])
-    os.chmod(tree / "private", 0)
-    try:
-        result = run_without_root_powers(
-            ["--endpoint-url", s3_server.endpoint_url, "--bucket", bucket, "--prefix", "site",
-             "--delete", str(tree)],
-            s3_server.env(),
-        )  # fmt: skip
-    finally:
-        os.chmod(tree / "private", 0o755)
+
+    result = _delete_with_unreadable(s3_server, bucket, tree / "private")
 
     assert result.code == 1
     assert "nothing deleted" in result.stderr and "could not be read" in result.stderr
@@ -189,15 +198,10 @@ def test_an_excluded_directory_is_not_read_so_it_cannot_withhold_deletions(
 ) -> None:
     tree = make_tree(tmp_path / "src", {**TREE, "locked/secret.txt": b"s"})
     _put(s3_client, bucket, [*STALE, "site/locked/secret.txt"])
-    os.chmod(tree / "locked", 0)
-    try:
-        result = run_without_root_powers(
-            ["--endpoint-url", s3_server.endpoint_url, "--bucket", bucket, "--prefix", "site",
-             "--delete", "--exclude", "locked/*", "--json", str(tree)],
-            s3_server.env(),
-        )  # fmt: skip
-    finally:
-        os.chmod(tree / "locked", 0o755)
+
+    result = _delete_with_unreadable(
+        s3_server, bucket, tree / "locked", "--exclude", "locked/*", "--json"
+    )
 
     assert result.code == 0, result.stderr
     assert (result.summary["deleted"], result.summary["failed"]) == (3, 0)
