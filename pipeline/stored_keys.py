@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.transport.control import Control, S3Error
+from pipeline.transport.control import Control, ObjectInfo, S3Error
 
 _REWRITTEN = re.compile(r"\\|//")
 
@@ -28,8 +28,15 @@ def rewritten(key: str) -> str:
     return re.sub("/+", "/", key.replace("\\", "/"))
 
 
+def listed_object(control: Control, bucket: str, key: str) -> ObjectInfo | None:
+    """The object stored under exactly ``key``, as a listing shows it (a HEAD may answer
+    for another key on such a server). ``key`` comes first of the keys it begins."""
+    first = next(iter(control.list_objects(bucket, key)), None)
+    return first if first is not None and first.key == key else None
+
+
 def _stored_as_itself(control: Control, bucket: str, key: str) -> bool:
-    return any(obj.key == key for obj in control.list_objects(bucket, key))
+    return listed_object(control, bucket, key) is not None
 
 
 def _advice(key: str, stored: str) -> str:
@@ -62,8 +69,8 @@ def check_after_upload(control: Control, bucket: str, key: str, etag: str) -> st
     try:
         if _stored_as_itself(control, bucket, key):
             return ""
-        found = [obj for obj in control.list_objects(bucket, stored) if obj.key == stored]
-        if not found or found[0].etag.strip('"') != etag:
+        found = listed_object(control, bucket, stored)
+        if found is None or found.etag.strip('"') != etag:
             return f"{_advice(key, stored)}; another upload has changed that object since"
         refused = control.delete_objects(bucket, [stored])
     except S3Error as e:

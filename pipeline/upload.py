@@ -31,7 +31,12 @@ from pipeline.options import OutputOptions, PutMode
 from pipeline.orphans import abort_orphaned_uploads
 from pipeline.records import Action, FileResult, LocalFile, Precondition, PutPlan
 from pipeline.sources.filesystem import read_error
-from pipeline.stored_keys import check_after_upload, check_before_upload, may_be_rewritten
+from pipeline.stored_keys import (
+    check_after_upload,
+    check_before_upload,
+    listed_object,
+    may_be_rewritten,
+)
 from pipeline.transport import ControlOnDemand, PutOutcome, PutRequest
 from pipeline.transport.base import ErrorKind
 from pipeline.transport.control import S3Error
@@ -182,9 +187,9 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
     def _landed(self, upload: _Upload) -> str:
         """The ETag under the upload's key when the object there is what it sends, else ''."""
         file, request = upload.plan.file, upload.request
-        try:  # the key itself comes first of the keys it is a prefix of
-            found = next(iter(self._control().list_objects(self._target.bucket, file.key)), None)
-            if found is None or found.key != file.key:
+        try:
+            found = listed_object(self._control(), self._target.bucket, file.key)
+            if found is None:
                 return ""
             if request is None:
                 ours = file.etag  # a copy: the source's
