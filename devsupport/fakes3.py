@@ -88,6 +88,14 @@ class FakeServer:
     def create_bucket(self, name: str) -> dict[str, FakeObject]:
         return self.buckets.setdefault(name, {})
 
+    def put_object(self, bucket: str, key: str, data: bytes, mtime: float | None = None) -> None:
+        """Store ``data`` at ``key`` as a single-part PUT would (its MD5 as the ETag), last
+        modified at ``mtime`` (default: now): a test sets an object's LastModified so."""
+        etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        stored = FakeObject(data, etag, time.time() if mtime is None else mtime)
+        with self._lock:
+            self.create_bucket(bucket)[key] = stored
+
     def fail(self, operation: str, key: str, *kinds: ErrorKind) -> None:
         """The next requests of ``operation`` on ``key`` fail with ``kinds``, in order."""
         with self._lock:

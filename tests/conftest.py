@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import Phase, settings
 
 from devsupport.fakes3 import SERVER, FakeServer
 from devsupport.locals3 import LocalS3
@@ -22,6 +24,21 @@ from devsupport.locals3 import LocalS3
 REPO = Path(__file__).resolve().parent.parent
 CLI_TIMEOUT_S = 300
 _bucket_numbers = itertools.count(1)
+
+# Hypothesis: each example of the property tests runs whole pipelines (a second or more),
+# so no deadline, and no explain phase (it traces every line Beam runs, ten times
+# slower). HYPOTHESIS_PROFILE=thorough runs many more examples (see ``example_count``);
+# failures found are replayed first from .hypothesis/ on the next run.
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+_PHASES = tuple(phase for phase in Phase if phase is not Phase.explain)
+settings.register_profile("ci", deadline=None, phases=_PHASES, print_blob=True)
+settings.register_profile("thorough", deadline=None, phases=_PHASES, print_blob=True)
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def example_count(ci: int, thorough: int) -> int:
+    """How many examples a property test runs under the loaded Hypothesis profile."""
+    return thorough if HYPOTHESIS_PROFILE == "thorough" else ci
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -61,15 +78,24 @@ def s3_client(s3_server: LocalS3) -> Any:
     return s3_server.client()
 
 
+@contextlib.contextmanager
+def fresh_bucket(client: Any) -> Iterator[str]:
+    """A new bucket on the test server, emptied and removed afterwards."""
+    name = f"test-{next(_bucket_numbers)}-{os.getpid()}"
+    client.create_bucket(Bucket=name)
+    try:
+        yield name
+    finally:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for obj in page.get("Contents", []):
+                client.delete_object(Bucket=name, Key=obj["Key"])
+        client.delete_bucket(Bucket=name)
+
+
 @pytest.fixture
 def bucket(s3_client: Any, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = f"test-{next(_bucket_numbers)}-{os.getpid()}"
-    s3_client.create_bucket(Bucket=name)
-    yield name
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for obj in page.get("Contents", []):
-            s3_client.delete_object(Bucket=name, Key=obj["Key"])
-    s3_client.delete_bucket(Bucket=name)
+    with fresh_bucket(s3_client) as name:
+        yield name
 
 
 @dataclass
