@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from pipeline.body import Body, file_etag
+from pipeline.naming import rewritten
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.records import Precondition, RemoteObject
-from pipeline.stored_keys import rewritten
 from pipeline.transport.base import (
     ErrorKind,
     HeadOutcome,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 
 MAX_KEY_BYTES = 1024
+_REWRITTEN = re.compile(r"\\|//")
 LAST_CHARACTER = "\U0010ffff"  # the greatest character, in code points as in UTF-8 bytes
 
 
@@ -49,6 +51,18 @@ def key_below(key: str) -> str:
     before = 0xD7FF if last == 0xE000 else last - 1  # surrogates are no characters
     below = head + chr(before) + LAST_CHARACTER
     return below if len(below.encode("utf-8")) <= MAX_KEY_BYTES else head
+
+
+def may_be_rewritten(key: str) -> bool:
+    """Whether some server would store ``key`` under another key (``rewritten``);
+    ``pipeline.stored_keys`` checks where such a key lands."""
+    return _REWRITTEN.search(key) is not None
+
+
+def rewritten(key: str) -> str:
+    """The key such a server (SeaweedFS) stores ``key`` under: '\\' as '/', runs of '/'
+    as one."""
+    return re.sub("/+", "/", key.replace("\\", "/"))
 
 
 def key_problem(key: str) -> str | None:

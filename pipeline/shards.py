@@ -21,13 +21,14 @@ the same file reached twice). A run with one root never needs it.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from pipeline.filters import FileFilter
-from pipeline.naming import join_prefix, relative_key
+from pipeline.naming import join_prefix, may_be_rewritten, relative_key, rewritten
 from pipeline.records import Action, FileResult, LeftOut, LocalFile
 from pipeline.sources.base import Root
 from pipeline.sources.filesystem import failed, skipped, walk_file
@@ -69,10 +70,17 @@ class Shard:
 
     def local_keys(self) -> Iterator[str]:
         """Every key that a file of the shard maps to, whether the filters select it or not
-        (a name's file is stat'ed and filtered only when the shard is walked)."""
-        yield from (self.key_prefix + name for name in self.names)
-        yield from (item.key for item in self.carried)
-        yield from self.left_out
+        (a name's file is stat'ed and filtered only when the shard is walked), and the key
+        a server may store it under instead ('a\\b' as 'a/b': ``naming.rewritten``)."""
+        keys = itertools.chain(
+            (self.key_prefix + name for name in self.names),
+            (item.key for item in self.carried),
+            self.left_out,
+        )
+        for key in keys:
+            yield key
+            if may_be_rewritten(key):
+                yield rewritten(key)
 
 
 def directory_of(key: str) -> str:

@@ -11,21 +11,8 @@ itself, or the object is removed again; either way the file fails, naming both k
 
 from __future__ import annotations
 
-import re
-
+from pipeline.naming import rewritten
 from pipeline.transport.control import Control, ObjectInfo, S3Error
-
-_REWRITTEN = re.compile(r"\\|//")
-
-
-def may_be_rewritten(key: str) -> bool:
-    """Whether some server would store ``key`` under another key."""
-    return _REWRITTEN.search(key) is not None
-
-
-def rewritten(key: str) -> str:
-    """The key such a server stores ``key`` under: '\\' as '/', runs of '/' as one."""
-    return re.sub("/+", "/", key.replace("\\", "/"))
 
 
 def listed_object(control: Control, bucket: str, key: str) -> ObjectInfo | None:

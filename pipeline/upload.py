@@ -27,16 +27,12 @@ from typing import Any
 from pipeline import interrupt, progress
 from pipeline.body import Body, body_spec, file_etag, prepared_body
 from pipeline.inflight import PutSettings, PutStepFn
+from pipeline.naming import may_be_rewritten
 from pipeline.options import OutputOptions, PutMode
 from pipeline.orphans import abort_orphaned_uploads
 from pipeline.records import Action, FileResult, LocalFile, Precondition, PutPlan
 from pipeline.sources.filesystem import read_error
-from pipeline.stored_keys import (
-    check_after_upload,
-    check_before_upload,
-    listed_object,
-    may_be_rewritten,
-)
+from pipeline.stored_keys import check_after_upload, check_before_upload, listed_object
 from pipeline.transport import ControlOnDemand, PutOutcome, PutRequest
 from pipeline.transport.base import ErrorKind
 from pipeline.transport.control import S3Error

@@ -22,8 +22,9 @@ not from its code, and shares none of it.
   or none when there are more than --max-delete (exit 1).
 - --dry-run changes nothing.
 - ``rewrites_backslash``: the server (SeaweedFS) stores a key with '\\' under the key
-  with '/' instead. A selected file with a '\\' in its key fails and is not uploaded;
-  neither its key nor the rewritten one is stale.
+  with '/' instead. A selected file with a '\\' in its key fails and is not uploaded.
+  On any server, neither the key of a file with a '\\' nor the key with '/' instead is
+  stale (the tool cannot tell beforehand which servers rewrite).
 - Exit code 0 when nothing failed and no deletion was withheld; 1 otherwise.
 """
 
@@ -144,9 +145,9 @@ def expected_run(
         elif _wanted(command, file, bucket.get(key)):
             uploads[key] = file
 
-    mapped = set(owners)
-    if rewrites_backslash:
-        mapped |= {key.replace("\\", "/") for key in owners}
+    # The tool cannot tell beforehand whether the server rewrites: on any server, a file
+    # keeps the key it may be stored under too.
+    mapped = set(owners) | {key.replace("\\", "/") for key in owners}
     directory = prefix_directory(command.prefix)
     stale = {
         key

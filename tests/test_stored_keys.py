@@ -12,9 +12,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from devsupport.fakes3 import SERVER, FakeObject, FakeTransport
 from pipeline import UploadConfig, UploadTree
+from pipeline.naming import may_be_rewritten, rewritten
 from pipeline.options import PutMode
 from pipeline.run import DEFAULT_RUNNER
-from pipeline.stored_keys import may_be_rewritten, rewritten
 from tests.conftest import FAKE_BUCKET, make_tree
 
 pytestmark = pytest.mark.usefixtures("fake_s3")
@@ -96,3 +96,16 @@ def test_an_object_stored_under_the_rewritten_key_meanwhile_is_not_overwritten(
     assert _objects() == {"spec/back/slash.txt": b"theirs"}
     assert (summary["failed"], summary["uploaded"]) == (1, 0)
     assert "appeared meanwhile" in summary["failures"][0]["error"]
+
+
+@pytest.mark.parametrize("rewrites", [True, False], ids=["rewriting-server", "plain-server"])
+def test_delete_keeps_the_key_a_file_may_be_stored_under(tmp_path: Path, rewrites: bool) -> None:
+    """Whether or not this server rewrites '\\', the object under 'x/y' may be what it made
+    of the file 'x\\y': --delete keeps it."""
+    SERVER.rewrite_keys = rewrites
+    tree = make_tree(tmp_path / "t", {"x\\y": b"mine"})
+    SERVER.buckets[FAKE_BUCKET]["spec/x/y"] = FakeObject(b"earlier", "e", 0.0)
+
+    summary = _run(tmp_path, tree, delete=True)
+
+    assert "spec/x/y" in _objects() and summary["deleted"] == 0
