@@ -98,19 +98,19 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
             yield plan
             return
         file = plan.file
-        if self._decision.dry_run:
-            yield FileResult.of(file, Action.WOULD_UPLOAD, reason=plan.reason)
-            return
-        if interrupt.requested():
-            yield FileResult.of(file, Action.NOT_STARTED, reason="interrupted before it started")
-            return
-        if may_be_rewritten(file.key):
+        if may_be_rewritten(file.key) and not interrupt.requested():  # a dry run checks too
             error, absent = check_before_upload(self._control(), self._target.bucket, file.key)
             if error:
                 yield FileResult.of(file, Action.FAILED, error=error)
                 return
             if absent:  # whatever --put says, it must not land on an object stored since
                 plan = dataclasses.replace(plan, precondition=Precondition())
+        if self._decision.dry_run:
+            yield FileResult.of(file, Action.WOULD_UPLOAD, reason=plan.reason)
+            return
+        if interrupt.requested():
+            yield FileResult.of(file, Action.NOT_STARTED, reason="interrupted before it started")
+            return
         if self._decision.put is PutMode.COPY:
             yield from self._copy(plan)
             return

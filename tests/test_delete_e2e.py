@@ -239,3 +239,19 @@ def test_a_name_that_would_overwrite_another_object_is_not_uploaded(
     assert "not uploaded, so that object is not overwritten" in result.stderr
     body = s3_client.get_object(Bucket=bucket, Key="spec/back/slash.txt")["Body"].read()
     assert body == b"theirs"
+
+
+def test_a_dry_run_shows_a_name_that_would_land_on_another_object_fail(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    """Found by the property test: only when the key it would land on holds an object can
+    a dry run, which writes nothing, see that the file would fail."""
+    tree = make_tree(tmp_path / "t", {"x\\y": b"mine", "a\\b": b"new"})
+    s3_client.put_object(Bucket=bucket, Key="site/x/y", Body=b"theirs")
+
+    result = run_cli("--bucket", bucket, "--prefix", "site", "--dry-run", "--json", str(tree))
+
+    assert result.code == 1
+    assert (result.summary["failed"], result.summary["would_upload"]) == (1, 1)
+    assert "'site/x\\\\y' as 'site/x/y'" in result.stderr
+    assert _keys(s3_client, bucket) == {"site/x/y"}
