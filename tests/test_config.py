@@ -85,3 +85,28 @@ def test_default_runner_is_the_offline_local_one() -> None:
     assert pipeline_options({}).view_as(StandardOptions).runner == DEFAULT_RUNNER
     chosen = pipeline_options({"runner": "PortableRunner"})
     assert chosen.view_as(StandardOptions).runner == "PortableRunner"
+
+
+def test_version_names_the_tool_beam_awscrt_and_python() -> None:
+    import platform
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    import pipeline
+
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pipeline", "--version"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    assert proc.returncode == 0
+    assert proc.stdout.split() == [
+        f"s3-parallel-put/{pipeline.__version__}",
+        f"apache-beam/{metadata.version('apache-beam')}",
+        f"awscrt/{metadata.version('awscrt')}",
+        f"Python/{platform.python_version()}",
+        f"{platform.system()}/{platform.release()}",
+    ]
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
+    assert "apache_beam" not in imported  # read from the metadata, not imported
