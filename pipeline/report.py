@@ -16,11 +16,11 @@ from typing import IO, TYPE_CHECKING, Any
 
 from pipeline.errors import UsageError
 from pipeline.records import Action, FileResult, LocalFile
+from pipeline.transport.base import ErrorKind
+from pipeline.transport.control import Control, S3Error
 
 if TYPE_CHECKING:
     from pipeline.options import TargetOptions
-from pipeline.transport.base import ErrorKind
-from pipeline.transport.control import Control, S3Error
 
 _LOGGER = logging.getLogger(__name__)
 _DONE_ACTIONS = {Action.UPLOADED.value, Action.SKIPPED.value}

@@ -39,11 +39,16 @@ def _glob_base(pattern: str) -> str:
     return base or ("/" if pattern.startswith(os.sep) else ".")
 
 
+def _is_glob(source: str) -> bool:
+    """A SOURCE with wildcards that names no path as it is."""
+    return glob.has_magic(source) and not os.path.lexists(source)
+
+
 def resolve_sources(sources: tuple[str, ...]) -> tuple[Root, ...]:
     """Check each SOURCE and say what to walk; a missing SOURCE is a usage error."""
     roots: list[Root] = []
     for source in sources:
-        if glob.has_magic(source) and not os.path.lexists(source):
+        if _is_glob(source):
             matches = sorted(glob.glob(source, recursive=True))
             if not matches:
                 raise UsageError(f"SOURCE {source!r} matches no file")
@@ -64,7 +69,7 @@ def check_mirrorable(sources: tuple[str, ...]) -> None:
     """--delete mirrors directories: a glob or a file names only part of a tree, and the
     rest of its prefix would look stale. A UsageError names the way to mirror part of one."""
     for source in sources:
-        if glob.has_magic(source) and not os.path.lexists(source):
+        if _is_glob(source):
             what = "a glob"
         elif os.path.exists(source) and not os.path.isdir(source):
             what = "a file"
