@@ -26,6 +26,7 @@ from pipeline.records import (
     FileBatch,
     FileResult,
     LocalFile,
+    ObjectDetails,
     Precondition,
     PutPlan,
     RemoteObject,
@@ -33,6 +34,7 @@ from pipeline.records import (
 from pipeline.results import METRICS_NAMESPACE
 from pipeline.sources.filesystem import read_error
 from pipeline.transport import HeadOutcome, ListOutcome
+from pipeline.transport.base import ErrorKind
 from pipeline.verify import Verdict, by_details, by_etag
 
 HEAD_WHEN_LIMIT_AT_MOST = 100  # fewer files than this: a HEAD each beats listing directories
@@ -218,15 +220,20 @@ class DecidePutFn(
 
     def _settle(self, unsettled: _Unsettled, head: HeadOutcome) -> Iterator[object]:
         """Decide with the object's details what its ETag left open; without them (the
-        HEAD failed: an SSE-C object answers 400 without its key), upload."""
+        HEAD failed, or the object is gone), upload, as the ETag alone says."""
         file, remote, verdict = unsettled.file, unsettled.remote, unsettled.verdict
-        if head.details is None or head.remote is None:
+        details, found = head.details, head.remote
+        if head.kind is ErrorKind.REFUSED:
+            # S3 answers 400 to a HEAD of an SSE-C object without its key: its ETag is
+            # no MD5, and it shows nothing more.
+            details, found = ObjectDetails(etag_is_md5=False), remote
+        if details is None or found is None:
             yield self._plan(file, verdict.reason, remote)
             return
         spec = body_spec(file, self._body)
         local = _FileDigests(file, spec, self._checksums)
         try:
-            settled = by_details(verdict, head.details, head.remote, local, file.mtime)
+            settled = by_details(verdict, details, found, local, file.mtime)
         except OSError as e:
             yield FileResult.of(file, Action.FAILED, error=read_error(file.path, e))
             return

@@ -16,6 +16,7 @@ from pipeline import Action, UploadConfig
 from pipeline.digests import MD5, compute, multipart
 from pipeline.etags import MiB
 from pipeline.run import DEFAULT_RUNNER, run_pipeline
+from pipeline.transport.base import ErrorKind
 from tests.conftest import FAKE_BUCKET, make_tree
 from tests.test_pipeline_fake import _run
 
@@ -150,6 +151,21 @@ def test_without_md5_or_checksum_the_mtime_decides_and_is_counted(tmp_path: Path
     _store("new", DATA, "4" * 32, server_side_encryption_customer_algorithm="AES256")
     summary = run_pipeline(config, {"runner": DEFAULT_RUNNER})
     assert (summary.skipped, summary.uploaded, summary.compared_by_mtime) == (2, 1, 2)
+
+
+def test_an_object_that_refuses_a_head_is_taken_for_sse_c(tmp_path: Path) -> None:
+    # S3 answers 400 to a HEAD of an SSE-C object without its key; another failure of
+    # the HEAD leaves the ETag's verdict: changed.
+    tree = _tree(tmp_path, {"sse-c": DATA, "denied": DATA})
+    for key in ("sse-c", "denied"):
+        _store(key, DATA, "6" * 32)
+    SERVER.fail("head", "sse-c", ErrorKind.REFUSED)
+    SERVER.fail("head", "denied", ErrorKind.DENIED)
+
+    assert _run(_config(tmp_path), [str(tree)]) == [
+        ("denied", Action.UPLOADED, "changed", 0),
+        ("sse-c", Action.SKIPPED, _NOT_NEWER, 0),
+    ]
 
 
 def test_a_head_per_file_asks_for_the_details_at_once(tmp_path: Path) -> None:
