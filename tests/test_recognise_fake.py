@@ -18,7 +18,8 @@ from pipeline.etags import MiB
 from pipeline.run import DEFAULT_RUNNER, run_pipeline
 from pipeline.transport.base import ErrorKind
 from tests.conftest import FAKE_BUCKET, make_tree
-from tests.test_pipeline_fake import _run
+from tests.test_pipeline_fake import _HASHED as _READS
+from tests.test_pipeline_fake import _counting_digests, _run
 
 BUCKET = FAKE_BUCKET
 pytestmark = pytest.mark.usefixtures("fake_s3")
@@ -51,16 +52,6 @@ def _store(key: str, data: bytes, etag: str, mtime: float = OLD + 10, **headers:
 
 def _digest(data: bytes, spec: str) -> str:
     return compute(io.BytesIO(data), [spec])[spec]
-
-
-_READS: list[str] = []
-
-
-def _counting_digests(file: Any, spec: Any, specs: Any) -> dict[str, str]:
-    from pipeline.body import body_digests
-
-    _READS.append(file.key)
-    return body_digests(file, spec, specs)
 
 
 def test_objects_of_other_tools_are_recognised_and_not_read_again(
