@@ -66,7 +66,8 @@ def by_etag(remote: RemoteObject, local: LocalDigests, own_part_size: int) -> Ve
                 size = by_spec[spec]
                 if size == own_part_size:
                     return Verdict(True, UNCHANGED)
-                return Verdict(True, f"{UNCHANGED} ({describe(size)})")
+                parts = "one part" if stored.parts == 1 else describe(size)
+                return Verdict(True, f"{UNCHANGED} ({parts})")
     return Verdict(False, CHANGED) if sizes.complete else Verdict(None, CANNOT_VERIFY)
 
 

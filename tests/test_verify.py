@@ -76,6 +76,11 @@ def test_the_likely_part_sizes_are_read_first_and_the_rest_only_without_a_match(
     assert local.reads[1] == [multipart(7 * MiB), multipart(9 * MiB)]
 
 
+def test_a_multipart_upload_of_one_part() -> None:
+    verdict = by_etag(_stored(DATA, multipart(len(DATA))), _Bytes(DATA), OWN)
+    assert verdict == Verdict(True, "unchanged (one part)")
+
+
 def test_a_remembered_digest_is_used_before_anything_is_read() -> None:
     spec = multipart(9 * MiB)
     remembered = {spec: compute(io.BytesIO(DATA), [spec])[spec]}
