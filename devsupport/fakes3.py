@@ -37,6 +37,7 @@ from pipeline.transport.base import (
     PutOutcome,
     PutRequest,
     Transport,
+    object_details,
 )
 from pipeline.transport.control import Control, ObjectInfo, OpenUpload, S3Error, split_uri
 
@@ -50,6 +51,8 @@ class FakeObject:
     content_encoding: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     tagging: str = ""  # the x-amz-tagging header it was stored with
+    # What a HEAD with checksum mode adds: x-amz-checksum-*, x-amz-server-side-encryption
+    stored_headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -187,7 +190,7 @@ class FakeTransport(Transport):
         timer.daemon = True
         timer.start()
 
-    def head(self, key: str, on_done: Callable[[HeadOutcome], None]) -> None:
+    def head(self, key: str, on_done: Callable[[HeadOutcome], None], details: bool = False) -> None:
         fault = SERVER.request("head", key)
 
         def answer() -> None:
@@ -195,10 +198,12 @@ class FakeTransport(Transport):
                 on_done(HeadOutcome(error=f"HEAD failed: {fault.value}", kind=fault))
                 return
             stored = SERVER.buckets.get(self.target.bucket, {}).get(SERVER.stored_key(key))
-            remote = None
-            if stored is not None:
-                remote = RemoteObject(key, len(stored.data), stored.etag, stored.mtime)
-            on_done(HeadOutcome(remote=remote))
+            if stored is None:
+                on_done(HeadOutcome(remote=None))
+                return
+            remote = RemoteObject(key, len(stored.data), stored.etag, stored.mtime)
+            found = object_details(dict(stored.stored_headers)) if details else None
+            on_done(HeadOutcome(remote=remote, details=found))
 
         self._later(answer)
 

@@ -32,6 +32,10 @@ Fault kinds (``FAULT_KINDS``):
 just before it is forwarded upstream (its body read, nothing of it sent yet): a test acts
 there on the server "in between", e.g. another writer stores the key of a PUT first.
 
+``proxy.rewrite_response``, when set, is called with ``(method, target, response)`` of
+each forwarded response and returns the response to relay (``dataclasses.replace`` its
+``head`` or ``body``, keeping Content-Length true): a server that answers otherwise.
+
 ``proxy.stats`` counts connections, requests seen, requests forwarded, and each fault kind
 injected (counted before the client can observe the fault). Draws come from
 ``random.Random(seed)`` under a lock, so for one sequential client the faults are a pure
@@ -419,14 +423,14 @@ def _corrupt_offset(request: _Request, body: _Body) -> int | None:
 
 
 @dataclass
-class _Response:
+class Response:
     status: int
     head: bytes
     body: bytes
     close: bool
 
 
-def _read_response(reader: _Reader, method: str, limit: int) -> _Response | None:
+def _read_response(reader: _Reader, method: str, limit: int) -> Response | None:
     """The next final response (interim 1xx skipped); None on EOF before any byte."""
     while True:
         raw = reader.read_head()
@@ -454,7 +458,7 @@ def _read_response(reader: _Reader, method: str, limit: int) -> _Response | None
     else:
         body = reader.read_to_eof(limit)
         close = True
-    return _Response(status, raw, body, close)
+    return Response(status, raw, body, close)
 
 
 def _error_answer(kind: str, request: _Request, request_id: str) -> bytes:
@@ -529,6 +533,7 @@ class FaultProxy(Service):
         self.port = 0
         self._rules = rules or FaultRules()
         self.before_forward: Callable[[str, str], None] | None = None
+        self.rewrite_response: Callable[[str, str, Response], Response] | None = None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._faults_used = 0
@@ -785,6 +790,8 @@ class _Connection:
             proxy._count(fault)
             if proxy._stop.wait(proxy.rules.stall_seconds):
                 return False
+        if proxy.rewrite_response is not None:
+            response = proxy.rewrite_response(request.method, request.target, response)
         whole = response.head + response.body
         if fault == "reset_response":
             proxy._count(fault)
@@ -821,7 +828,7 @@ class _Connection:
         readable, _, _ = select.select([self.upstream], [], [], 0)
         return bool(readable)  # EOF or unsolicited bytes: either way not reusable
 
-    def _exchange(self, message: bytes, method: str) -> _Response | None:
+    def _exchange(self, message: bytes, method: str) -> Response | None:
         """Send one request upstream and read its response; None if upstream failed."""
         for _attempt in range(2):
             reused = self.upstream is not None

@@ -6,20 +6,17 @@ upload itself, so both always agree on the bytes.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pipeline import content
-from pipeline.options import BodyOptions, TransportOptions
+from pipeline import content, digests
+from pipeline.options import BodyOptions
 from pipeline.options.transport import MAX_PARTS
 from pipeline.records import LocalFile
-
-_READ = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -77,29 +74,23 @@ def part_size_for(size: int, chunksize: int) -> int:
     return max(chunksize, -(-size // MAX_PARTS))
 
 
+def etag_spec(size: int, threshold: int, chunksize: int) -> str:
+    """The digest (see ``digests``) that is the ETag of ``size`` bytes uploaded as this
+    tool does: one PUT up to ``threshold``, else parts of ``chunksize`` or more."""
+    if size <= threshold:
+        return digests.MD5
+    return digests.multipart(part_size_for(size, chunksize))
+
+
 def file_etag(body: Body, threshold: int, chunksize: int) -> str:
     """The ETag S3 gives ``body`` when uploaded as this tool does: MD5, or multipart MD5."""
-    size = body.size
-    if size <= threshold:
-        with body.open() as f:
-            return hashlib.file_digest(f, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
-    part_size = part_size_for(size, chunksize)
-    digests = []
+    spec = etag_spec(body.size, threshold, chunksize)
     with body.open() as f:
-        while True:
-            md5 = hashlib.md5(usedforsecurity=False)
-            left = part_size
-            while left and (chunk := f.read(min(_READ, left))):
-                md5.update(chunk)
-                left -= len(chunk)
-            if left == part_size:
-                break
-            digests.append(md5.digest())
-    combined = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
-    return f"{combined}-{len(digests)}"
+        return digests.compute(f, [spec])[spec]
 
 
-def body_etag(file: LocalFile, spec: BodySpec, transport: TransportOptions) -> str:
-    """The ETag that uploading ``file`` with ``spec`` through ``transport`` would give."""
-    with prepared_body(file, spec) as body:
-        return file_etag(body, transport.multipart_threshold, transport.multipart_chunksize)
+def body_digests(file: LocalFile, spec: BodySpec, specs: Sequence[str]) -> dict[str, str]:
+    """The digests (see ``digests``) of the body that uploading ``file`` with ``spec``
+    sends, in one read."""
+    with prepared_body(file, spec) as body, body.open() as f:
+        return digests.compute(f, specs)

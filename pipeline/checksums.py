@@ -1,13 +1,14 @@
 """Remembering the checksums that ``--compare checksum`` computes, so a no-op re-sync of
 an unchanged tree reads no file twice.
 
-A file's ETag (the MD5 of the body this tool would send, or its multipart ETag) is kept
-in a small SQLite database per worker machine, by path and by what the body depends on
-(gzip, part size), with the file's size, mtime and ctime in nanoseconds and inode
-number. It is reused only while all four are unchanged; anything else (a changed file,
-a rename, a chmod, a cache that cannot be read) means hashing again, never a skip on an
-old checksum. A file modified within the last seconds is not remembered, as its
-timestamps may not yet tell the next change from this one.
+A file's digests (the MD5 of the body this tool would send, its multipart ETags for the
+part sizes tried, its full-object checksums) are kept in a small SQLite database per
+worker machine, by path, digest and what the body depends on (gzip), with the file's
+size, mtime and ctime in nanoseconds and inode number. It is reused only while all four
+are unchanged; anything else (a changed file, a rename, a chmod, a cache that cannot be
+read) means hashing again, never a skip on an old checksum. A file modified within the
+last seconds is not remembered, as its timestamps may not yet tell the next change from
+this one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 _LOGGER = logging.getLogger(__name__)
 _RACY_S = 2.0  # a file younger than this is hashed but not remembered
@@ -51,34 +52,58 @@ class ChecksumCache:
         self._directory = ""  # the directory whose rows are loaded
         self._rows: dict[tuple[str, str], _Row] = {}  # (name, params) -> row
         self._pending: list[tuple[str, str, str, int, int, int, int, str]] = []
-        self.hits = 0
 
-    def etag(self, path: str, params: str, compute: Callable[[], str]) -> str:
-        """The ETag of the file at ``path`` for ``params``: remembered, or ``compute()``d
-        (and remembered when the file did not change while it was read)."""
+    def known(self, path: str, params: Sequence[str]) -> dict[str, str]:
+        """The digests of the file at ``path`` remembered for any of ``params`` (each a
+        digest spec with what the body depends on) while the file is unchanged."""
         if self._path is None:
-            return compute()
+            return {}
+        try:
+            fingerprint = _fingerprint(os.stat(path))
+        except OSError:
+            return {}
+        directory, name = os.path.split(path)
+        rows = self._load(directory)
+        return {
+            p: row[4]
+            for p in params
+            if (row := rows.get((name, p))) is not None and row[:4] == fingerprint
+        }
+
+    def digests(
+        self,
+        path: str,
+        params: Sequence[str],
+        compute: Callable[[list[str]], dict[str, str]],
+    ) -> dict[str, str]:
+        """The digests of the file at ``path`` for all ``params``: those remembered, and
+        the others ``compute``d in one call (and remembered when the file did not change
+        while it was read)."""
+        found = self.known(path, params)
+        missing = [p for p in params if p not in found]
+        if not missing:
+            return found
         try:
             before = os.stat(path)
         except OSError:
-            return compute()  # let the read say what is wrong
-        directory, name = os.path.split(path)
-        row = self._load(directory).get((name, params))
-        if row is not None and row[:4] == _fingerprint(before):
-            self.hits += 1
-            return row[4]
-        etag = compute()
+            return {**found, **compute(missing)}  # let the read say what is wrong
+        computed = compute(missing)
+        if self._path is None:
+            return {**found, **computed}
         try:
             after = os.stat(path)
         except OSError:
-            return etag
+            return {**found, **computed}
         settled = time.time() - after.st_mtime > _RACY_S
         if settled and _fingerprint(after) == _fingerprint(before):
-            self._pending.append((directory, name, params, *_fingerprint(after), etag))
-            self._rows[(name, params)] = (*_fingerprint(after), etag)
+            directory, name = os.path.split(path)
+            self._load(directory)
+            for p, value in computed.items():
+                self._pending.append((directory, name, p, *_fingerprint(after), value))
+                self._rows[(name, p)] = (*_fingerprint(after), value)
             if len(self._pending) >= _FLUSH_EVERY:
                 self.flush()
-        return etag
+        return {**found, **computed}
 
     def _load(self, directory: str) -> dict[tuple[str, str], _Row]:
         if directory == self._directory:

@@ -367,6 +367,13 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
             "(or none, as reports of earlier versions do)",
             file=sys.stderr,
         )
+    if summary.compared_by_mtime:
+        print(
+            f"{PROG}: warning: {summary.compared_by_mtime} objects have an ETag that is no "
+            "MD5 (SSE-KMS, SSE-C or the server's own) and no stored checksum: they were "
+            "compared with their files by size and mtime",
+            file=sys.stderr,
+        )
     for error in late_errors:
         print(f"{PROG}: error: {error}", file=sys.stderr)
     withheld = _deletions_withheld(summary, config)

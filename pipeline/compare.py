@@ -8,31 +8,86 @@ once past its last key), or from a HEAD per key when only a few files are wanted
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pipeline.body import BodySpec, body_etag, body_spec
+from apache_beam.metrics import Metrics
+
+from pipeline.body import BodySpec, body_digests, body_spec, etag_spec, part_size_for
 from pipeline.checksums import ChecksumCache
 from pipeline.decide import decide_put
 from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.naming import key_problem
-from pipeline.options import PutMode
+from pipeline.options import CompareMode, PutMode
 from pipeline.records import (
     Action,
     FileBatch,
     FileResult,
     LocalFile,
+    ObjectDetails,
     Precondition,
     PutPlan,
     RemoteObject,
 )
+from pipeline.results import METRICS_NAMESPACE
 from pipeline.sources.filesystem import read_error
 from pipeline.transport import HeadOutcome, ListOutcome
+from pipeline.transport.base import ErrorKind
+from pipeline.verify import Verdict, by_details, by_etag
 
 HEAD_WHEN_LIMIT_AT_MOST = 100  # fewer files than this: a HEAD each beats listing directories
 
 
-class DecidePutFn(PutStepFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | ListOutcome]):
+class _FileDigests:
+    """The digests of the body a file would be sent as (``verify.LocalDigests``): read
+    once for all those asked together, and remembered in the checksum cache."""
+
+    def __init__(self, file: LocalFile, spec: BodySpec, cache: ChecksumCache | None) -> None:
+        self._file = file
+        self._spec = spec
+        # Remembered by path: not for an archive member (in memory) or without a cache.
+        self._cache = cache if file.data is None else None
+        self._prefix = f"gzip={int(spec.gzip)};"
+
+    def _read(self, specs: Sequence[str]) -> dict[str, str]:
+        return body_digests(self._file, self._spec, specs) if specs else {}
+
+    def known(self, specs: Sequence[str]) -> dict[str, str]:
+        if self._cache is None:
+            return {}
+        cut = len(self._prefix)
+        found = self._cache.known(self._file.path, [self._prefix + s for s in specs])
+        return {param[cut:]: value for param, value in found.items()}
+
+    def compute(self, specs: Sequence[str]) -> dict[str, str]:
+        if self._cache is None or not specs:
+            return self._read(specs)
+        cut = len(self._prefix)
+
+        def read(params: list[str]) -> dict[str, str]:
+            values = self._read([param[cut:] for param in params])
+            return {self._prefix + spec: value for spec, value in values.items()}
+
+        params = [self._prefix + s for s in specs]
+        found = self._cache.digests(self._file.path, params, read)
+        return {param[cut:]: value for param, value in found.items()}
+
+
+@dataclass(frozen=True)
+class _Unsettled:
+    """A file whose object's ETag left the decision open: a HEAD with checksum mode is
+    on its way."""
+
+    file: LocalFile
+    remote: RemoteObject
+    verdict: Verdict
+
+
+class DecidePutFn(
+    PutStepFn[LocalFile | tuple[LocalFile, ...] | _Unsettled, HeadOutcome | ListOutcome]
+):
     """FileBatch -> PutPlan, or FileResult when no upload is needed; FileResult passes.
     ``limit``: the run's --limit, if any."""
 
@@ -42,6 +97,12 @@ class DecidePutFn(PutStepFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | Lis
         self._checksums: ChecksumCache | None = None
         # Few files wanted (--limit): a HEAD each beats listing their directories.
         self._use_head = limit is not None and limit <= HEAD_WHEN_LIMIT_AT_MOST
+        # Those HEADs show what the ETag may leave open, when checksums are compared.
+        self._details = self._decision.compare is CompareMode.CHECKSUM and self._put in (
+            PutMode.UPDATE,
+            PutMode.COPY,
+        )
+        self._by_mtime = Metrics.counter(METRICS_NAMESPACE, "compared_by_mtime")
 
     def setup(self) -> None:
         super().setup()
@@ -57,17 +118,17 @@ class DecidePutFn(PutStepFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | Lis
         if self._checksums is not None:
             self._checksums.close()
 
-    def _local_etag(self, file: LocalFile, spec: BodySpec) -> str:
-        """The ETag the upload would have: known (a source object), remembered, or read."""
-        if file.etag:
-            return file.etag
-        if file.data is not None or self._checksums is None:
-            return body_etag(file, spec, self._options)
-        options = self._options
-        params = (
-            f"gzip={int(spec.gzip)};{options.multipart_threshold};{options.multipart_chunksize}"
-        )
-        return self._checksums.etag(file.path, params, lambda: body_etag(file, spec, self._options))
+    def _by_etag(self, file: LocalFile, spec: BodySpec) -> Callable[[RemoteObject], Verdict]:
+        """What the object's ETag says of the file's bytes."""
+
+        def verdict(remote: RemoteObject) -> Verdict:
+            if file.etag:  # a source object: its ETag is all that is known here
+                same = file.etag == remote.etag
+                return Verdict(same, "unchanged" if same else "changed", ask=False)
+            own = part_size_for(remote.size, self._options.multipart_chunksize)
+            return by_etag(remote, _FileDigests(file, spec, self._checksums), own)
+
+        return verdict
 
     def process(self, batch: FileBatch | FileResult) -> Iterator[object]:
         if isinstance(batch, FileResult):
@@ -88,7 +149,9 @@ class DecidePutFn(PutStepFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | Lis
             yield from self._list(batch, tuple(to_compare))
 
     def _head(self, file: LocalFile) -> Iterator[object]:
-        yield from self.submit(file, lambda done: self.transport().head(file.key, done))
+        yield from self.submit(
+            file, lambda done: self.transport().head(file.key, done, self._details)
+        )
 
     def _list(self, batch: FileBatch, files: tuple[LocalFile, ...]) -> Iterator[object]:
         last = max(file.key for file in files)
@@ -101,15 +164,20 @@ class DecidePutFn(PutStepFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | Lis
         yield from self.submit(files, start)
 
     def complete(
-        self, context: LocalFile | tuple[LocalFile, ...], outcome: HeadOutcome | ListOutcome
+        self,
+        context: LocalFile | tuple[LocalFile, ...] | _Unsettled,
+        outcome: HeadOutcome | ListOutcome,
     ) -> Iterable[object]:
+        if isinstance(context, _Unsettled):
+            assert isinstance(outcome, HeadOutcome)
+            return self._settle(context, outcome)
         if isinstance(context, LocalFile):
             assert isinstance(outcome, HeadOutcome)
             if outcome.error:
                 return [
                     FileResult.of(context, Action.FAILED, error=outcome.error, walk_incomplete=True)
                 ]
-            return self._decide(context, outcome.remote)
+            return self._decide(context, outcome.remote, outcome)
         assert isinstance(outcome, ListOutcome)
         if outcome.error:
             return [
@@ -122,22 +190,76 @@ class DecidePutFn(PutStepFn[LocalFile | tuple[LocalFile, ...], HeadOutcome | Lis
             for output in self._decide(file, outcome.objects.get(file.key))
         ]
 
-    def _decide(self, file: LocalFile, remote: RemoteObject | None) -> Iterator[object]:
+    def _decide(
+        self, file: LocalFile, remote: RemoteObject | None, head: HeadOutcome | None = None
+    ) -> Iterator[object]:
         spec = body_spec(file, self._body)
         try:
-            upload, reason = decide_put(
+            decision = decide_put(
                 self._put,
                 remote,
                 None if spec.gzip else file.size,
-                lambda: self._local_etag(file, spec),
+                self._by_etag(file, spec),
                 self._decision.compare,
                 file.mtime,
             )
         except OSError as e:
             yield FileResult.of(file, Action.FAILED, error=read_error(file.path, e))
             return
-        if upload:
-            # The PUT then overwrites only what was compared: nothing written since.
-            yield PutPlan(file=file, reason=reason, precondition=Precondition.of(remote))
+        if decision.unsettled is not None and remote is not None:
+            unsettled = _Unsettled(file, remote, decision.unsettled)
+            if head is not None and head.details is not None:
+                yield from self._settle(unsettled, head)
+            else:
+                head_of = self.transport().head
+                self.follow_up(unsettled, lambda done: head_of(file.key, done, True))
+        elif decision.upload:
+            yield self._plan(file, decision.reason, remote)
         else:
-            yield FileResult.of(file, Action.SKIPPED, reason=reason)
+            yield FileResult.of(file, Action.SKIPPED, reason=decision.reason)
+
+    def _settle(self, unsettled: _Unsettled, head: HeadOutcome) -> Iterator[object]:
+        """Decide with the object's details what its ETag left open; without them (the
+        HEAD failed, or the object is gone), upload, as the ETag alone says."""
+        file, remote, verdict = unsettled.file, unsettled.remote, unsettled.verdict
+        details, found = head.details, head.remote
+        if head.kind is ErrorKind.REFUSED:
+            # S3 answers 400 to a HEAD of an SSE-C object without its key: its ETag is
+            # no MD5, and it shows nothing more.
+            details, found = ObjectDetails(etag_is_md5=False), remote
+        if details is None or found is None:
+            yield self._plan(file, verdict.reason, remote)
+            return
+        spec = body_spec(file, self._body)
+        local = _FileDigests(file, spec, self._checksums)
+        try:
+            settled = by_details(verdict, details, found, local, file.mtime)
+        except OSError as e:
+            yield FileResult.of(file, Action.FAILED, error=read_error(file.path, e))
+            return
+        if settled.by_mtime:
+            self._by_mtime.inc()
+        if settled.upload:
+            yield self._plan(file, settled.reason, remote)
+        else:
+            yield FileResult.of(file, Action.SKIPPED, reason=settled.reason)
+
+    def _plan(self, file: LocalFile, reason: str, remote: RemoteObject | None) -> PutPlan:
+        if remote is not None and self._compares_digests(file):
+            self._remember_own_etag(file)
+        # The PUT then overwrites only what was compared: nothing written since.
+        return PutPlan(file=file, reason=reason, precondition=Precondition.of(remote))
+
+    def _compares_digests(self, file: LocalFile) -> bool:
+        return self._details and not file.etag and file.data is None
+
+    def _remember_own_etag(self, file: LocalFile) -> None:
+        """Compute the ETag the upload will give the object, unless the comparison did:
+        the next run then finds it remembered and reads nothing."""
+        spec = body_spec(file, self._body)
+        if spec.gzip or self._decision.dry_run:
+            return  # the body's size is not known yet; nothing will be uploaded
+        options = self._options
+        own = etag_spec(file.size, options.multipart_threshold, options.multipart_chunksize)
+        with contextlib.suppress(OSError):  # the upload says what is wrong
+            _FileDigests(file, spec, self._checksums).compute([own])

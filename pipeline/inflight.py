@@ -93,6 +93,14 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
                 return
             wait = self._full()
 
+    def follow_up(
+        self, context: Context, start: Callable[[Callable[[Outcome], None]], None]
+    ) -> None:
+        """From ``complete``: start another request, whose outcome comes back to
+        ``complete`` with ``context`` as the others' do."""
+        self._pending += 1
+        start(functools.partial(self._finish, context, 0))
+
     def on_interrupt(self) -> None:
         """Called (repeatedly) while waiting after Ctrl-C/SIGTERM; e.g. cancel transfers."""
 

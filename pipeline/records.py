@@ -46,6 +46,23 @@ class RemoteObject:
     mtime: float = 0.0  # Last-Modified, epoch seconds (0.0: not known)
 
 
+@dataclass(frozen=True)
+class StoredChecksum:
+    """A full-object checksum that S3 keeps with an object (``x-amz-checksum-*``)."""
+
+    algorithm: str  # crc64nvme, crc32, crc32c, sha256 or sha1
+    value: str  # base64, as S3 returns it
+
+
+@dataclass(frozen=True)
+class ObjectDetails:
+    """What a HEAD with checksum mode adds to a listing: whether the ETag can be an MD5
+    (not with SSE-KMS or SSE-C) and the object's full-object checksum, if it has one."""
+
+    checksum: StoredChecksum | None = None
+    etag_is_md5: bool = True
+
+
 class Action(enum.Enum):
     """What happened to one file."""
 

@@ -32,6 +32,7 @@ COUNTERS = {
     "bytes_read": "bytes_read",
     "retries": "retries",
     "resume_records_elsewhere": "resume_records_elsewhere",
+    "compared_by_mtime": "compared_by_mtime",
 }
 
 
@@ -55,6 +56,8 @@ class Summary:
     bytes_read: int = 0  # bytes of the local files uploaded
     retries: int = 0  # whole-file attempts after the first
     resume_records_elsewhere: int = 0  # --resume records of another bucket or endpoint
+    # --compare checksum: objects whose ETag is no MD5 and that hold no stored checksum
+    compared_by_mtime: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, result: FileResult) -> None:

@@ -23,7 +23,8 @@ class PutMode(enum.Enum):
 class CompareMode(enum.Enum):
     """How ``update`` and ``copy`` tell a changed file from the object (``--compare``)."""
 
-    CHECKSUM = "checksum"  # the body's MD5 (or multipart ETag) against the ETag: exact
+    CHECKSUM = "checksum"  # the body's digests against the ETag (any tool's part size) or
+    # a stored checksum: exact
     SIZE_MTIME = "size-mtime"  # sizes equal and the object not older than the file
     SIZE = "size"  # sizes equal
 
@@ -64,10 +65,12 @@ class DecisionOptions(OptionGroup):
             "--compare",
             CompareMode,
             CompareMode.CHECKSUM,
-            "how update tells a changed file: checksum (default): MD5 against the ETag, "
-            "exact, reading only files not hashed before with this size and mtime (see "
-            "--checksum-cache); size-mtime: upload when the size differs or the file is "
-            "newer than the object, reads nothing (as aws s3 sync and s5cmd sync); size: "
+            "how update tells a changed file: checksum (default): the file's MD5 against "
+            "the ETag, whichever tool stored the object (one PUT or multipart, any of the "
+            "usual part sizes), else against its stored checksum; exact, reading only files "
+            "not hashed before with this size and mtime (see --checksum-cache); "
+            "size-mtime: upload when the size differs or the file is newer than the object, "
+            "reads nothing (as aws s3 sync and s5cmd sync); size: "
             "when the size differs (as rclone --size-only)",
         )
         group.add_argument(

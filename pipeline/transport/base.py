@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipeline.records import Precondition, RemoteObject
+from pipeline.digests import CHECKSUM_ALGORITHMS
+from pipeline.records import ObjectDetails, Precondition, RemoteObject, StoredChecksum
 
 if TYPE_CHECKING:
     from pipeline.options import TargetOptions, TransportOptions
@@ -133,6 +134,29 @@ class HeadOutcome:
     remote: RemoteObject | None = None  # None: no such key
     error: str = ""  # empty when the answer is known
     kind: ErrorKind | None = None
+    details: ObjectDetails | None = None  # when asked for, of ``remote``
+
+
+_CHECKSUM_HEADER = "x-amz-checksum-"
+_ETAG_NOT_MD5 = ("aws:kms", "aws:kms:dsse")  # x-amz-server-side-encryption values
+
+
+def object_details(headers: Mapping[str, str]) -> ObjectDetails:
+    """The details in a HEAD's answer (lower-case header names) sent with checksum mode:
+    a full-object checksum (a composite one, of parts, is left out), and whether the
+    object is encrypted with SSE-KMS or SSE-C, whose ETag is not an MD5."""
+    checksum = None
+    if headers.get("x-amz-checksum-type", "FULL_OBJECT").upper() == "FULL_OBJECT":
+        for algorithm in CHECKSUM_ALGORITHMS:
+            value = headers.get(_CHECKSUM_HEADER + algorithm, "")
+            if value and "-" not in value:
+                checksum = StoredChecksum(algorithm, value)
+                break
+    encrypted = (
+        headers.get("x-amz-server-side-encryption", "").lower() in _ETAG_NOT_MD5
+        or "x-amz-server-side-encryption-customer-algorithm" in headers
+    )
+    return ObjectDetails(checksum=checksum, etag_is_md5=not encrypted)
 
 
 @dataclass(frozen=True)
@@ -157,8 +181,9 @@ class Transport(abc.ABC):
         return BotocoreControl(target)
 
     @abc.abstractmethod
-    def head(self, key: str, on_done: Callable[[HeadOutcome], None]) -> None:
-        """What the bucket holds under ``key``."""
+    def head(self, key: str, on_done: Callable[[HeadOutcome], None], details: bool = False) -> None:
+        """What the bucket holds under ``key``; with ``details``, asked with checksum mode
+        on and with its ``ObjectDetails``."""
 
     @abc.abstractmethod
     def list_directory(

@@ -41,6 +41,7 @@ from pipeline.transport.base import (
     PutOutcome,
     PutRequest,
     Transport,
+    object_details,
 )
 from pipeline.transport.boto import s3_error
 
@@ -136,10 +137,11 @@ class Boto3Transport(Transport):
         with self._lock:
             params.update(self._conditions.get(params["Key"], {}))
 
-    def head(self, key: str, on_done: Callable[[HeadOutcome], None]) -> None:
+    def head(self, key: str, on_done: Callable[[HeadOutcome], None], details: bool = False) -> None:
         def run() -> None:
+            mode = {"ChecksumMode": "ENABLED"} if details else {}
             try:
-                answer = self._client.head_object(Bucket=self._bucket, Key=key)
+                answer = self._client.head_object(Bucket=self._bucket, Key=key, **mode)
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
                 text, kind = _error("HEAD", e)
                 found_none = kind is ErrorKind.NOT_FOUND
@@ -150,7 +152,9 @@ class Boto3Transport(Transport):
             etag, modified = answer["ETag"].strip('"'), answer.get("LastModified")
             mtime = modified.timestamp() if modified is not None else 0.0
             remote = RemoteObject(key, answer["ContentLength"], etag, mtime)
-            on_done(HeadOutcome(remote=remote))
+            headers = answer["ResponseMetadata"].get("HTTPHeaders", {})
+            found = object_details(headers) if details else None
+            on_done(HeadOutcome(remote=remote, details=found))
 
         self._pool.submit(run)
 

@@ -55,6 +55,7 @@ from pipeline.transport.base import (
     PutRequest,
     Transport,
     classify,
+    object_details,
 )
 from pipeline.transport.boto import BotocoreControl
 from pipeline.transport.control import Control, S3Error
@@ -299,13 +300,15 @@ class CrtTransport(Transport):
         for _, request in late:
             request.cancel()
 
-    def head(self, key: str, on_head: Callable[[HeadOutcome], None]) -> None:
+    def head(self, key: str, on_head: Callable[[HeadOutcome], None], details: bool = False) -> None:
         def finished(answer: _Answer) -> None:
             if answer.error is None:
                 size = int(answer.headers.get("content-length", "0"))
                 etag = answer.headers.get("etag", "").strip('"')
                 mtime = http_time(answer.headers.get("last-modified", ""))
-                on_head(HeadOutcome(remote=RemoteObject(key, size, etag, mtime)))
+                remote = RemoteObject(key, size, etag, mtime)
+                found = object_details(answer.headers) if details else None
+                on_head(HeadOutcome(remote=remote, details=found))
             elif answer.status == 404:
                 on_head(HeadOutcome(remote=None))
             else:
@@ -317,7 +320,7 @@ class CrtTransport(Transport):
             finished,
             type=S3RequestType.DEFAULT,
             operation_name="HeadObject",
-            request=self._request("HEAD", key, []),
+            request=self._request("HEAD", key, [("x-amz-checksum-mode", "ENABLED")] * details),
         )
 
     def list_directory(
