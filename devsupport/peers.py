@@ -67,7 +67,21 @@ def _cause(error: Exception) -> str:
 
 
 def _candidate_version(package: str) -> str:
-    """The version ``apt-get download`` would fetch."""
+    """The version ``apt-get download`` would fetch; as root, apt's package lists are
+    fetched first when they do not know ``package`` (a fresh machine has none)."""
+    found = _policy_candidate(package)
+    if found is None and os.geteuid() == 0:
+        subprocess.run(
+            ["apt-get", "update", "-qq"],
+            check=True, capture_output=True, text=True, timeout=_APT_TIMEOUT_S,
+        )  # fmt: skip
+        found = _policy_candidate(package)
+    if found is None:
+        raise FileNotFoundError(f"apt knows no {package} package")
+    return found
+
+
+def _policy_candidate(package: str) -> str | None:
     policy = subprocess.run(
         ["apt-cache", "policy", package],
         check=True, capture_output=True, text=True, timeout=_QUICK_TIMEOUT_S,
@@ -76,7 +90,7 @@ def _candidate_version(package: str) -> str:
         name, _, value = line.strip().partition(": ")
         if name == "Candidate" and value != "(none)":
             return value
-    raise FileNotFoundError(f"apt knows no {package} package")
+    return None
 
 
 def _unpack_package(package: str, version: str, target: Path) -> None:
