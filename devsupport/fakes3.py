@@ -30,6 +30,7 @@ from pipeline.body import Body, file_etag
 from pipeline.naming import rewritten
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.records import Precondition, RemoteObject
+from pipeline.s3uri import S3Uri
 from pipeline.transport.base import (
     ErrorKind,
     HeadOutcome,
@@ -39,7 +40,7 @@ from pipeline.transport.base import (
     Transport,
     object_details,
 )
-from pipeline.transport.control import Control, ObjectInfo, OpenUpload, S3Error, split_uri
+from pipeline.transport.control import Control, ObjectInfo, OpenUpload, S3Error
 
 
 @dataclass
@@ -287,7 +288,7 @@ class FakeTransport(Transport):
 
     def copy(
         self,
-        source: str,
+        source: S3Uri,
         key: str,
         on_done: Callable[[PutOutcome], None],
         tagging: str = "",
@@ -301,7 +302,7 @@ class FakeTransport(Transport):
                 return
             if SERVER.on_copy is not None:
                 SERVER.on_copy(key)
-            bucket, source_key = source.split("/", 1)
+            bucket, source_key = source
             stored = SERVER.buckets.get(bucket, {}).get(source_key)
             if stored is None:
                 on_done(PutOutcome(error="COPY failed: no source", kind=ErrorKind.NOT_FOUND))
@@ -367,7 +368,7 @@ class FakeControl(Control):
         fault = SERVER.request("read", uri)
         if fault is not None:
             raise S3Error(fault, f"GET {uri}: {fault.value}")
-        bucket, key = split_uri(uri)
+        bucket, key = S3Uri.parse(uri)
         stored = SERVER.bucket(bucket).get(key)
         if stored is None:
             raise S3Error(ErrorKind.NOT_FOUND, f"GET {uri}: no such key")
@@ -378,7 +379,7 @@ class FakeControl(Control):
         fault = SERVER.request("write", uri)
         if fault is not None:
             raise S3Error(fault, f"PUT {uri}: {fault.value}")
-        bucket, key = split_uri(uri)
+        bucket, key = S3Uri.parse(uri)
         objects = SERVER.bucket(bucket)
 
         def store(data: bytes) -> None:

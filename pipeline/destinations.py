@@ -11,13 +11,14 @@ import os
 
 from pipeline.errors import UsageError
 from pipeline.preflight import check_bucket
+from pipeline.s3uri import S3Uri, is_s3
 from pipeline.transport.control import Control
 
 _REMOTE_SCHEMES = ("gs://", "hdfs://", "abfs://", "az://")  # Beam's; not checked here
 
 
 def _check_s3(option: str, uri: str, control: Control, url: str) -> None:
-    bucket = uri[5:].split("/", 1)[0]
+    bucket = S3Uri.parse(uri).bucket
     if len(bucket) < 3:
         raise UsageError(f"{option} {uri!r}: no bucket name")
     try:
@@ -35,7 +36,7 @@ def _writable_directory(option: str, path: str, directory: str) -> None:
 
 def check_writable(option: str, path: str, control: Control, url: str, directory: bool) -> None:
     """``path`` can be written: a file (``directory`` False) or a directory of shards."""
-    if path.startswith("s3://"):
+    if is_s3(path):
         _check_s3(option, path, control, url)
         return
     if path.startswith(_REMOTE_SCHEMES):
@@ -52,7 +53,7 @@ def check_writable(option: str, path: str, control: Control, url: str, directory
 
 def check_readable(option: str, path: str, control: Control, url: str) -> None:
     """A report to resume from is readable, or not there yet (a first run)."""
-    if path.startswith("s3://"):
+    if is_s3(path):
         _check_s3(option, path, control, url)
         return
     if os.path.exists(path) and not os.access(path, os.R_OK):

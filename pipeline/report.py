@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from pipeline.errors import UsageError
 from pipeline.records import Action, FileResult, LocalFile
+from pipeline.s3uri import is_s3
 from pipeline.transport.base import ErrorKind
 from pipeline.transport.control import Control, S3Error
 
@@ -71,14 +72,10 @@ def is_recorded_done(file: LocalFile, done: dict[str, tuple[str, int, float]]) -
     return done.get(file.key) == (file.path, file.size, file.mtime)
 
 
-def is_remote(uri: str) -> bool:
-    return uri.startswith("s3://")
-
-
 @contextlib.contextmanager
 def open_text(uri: str, control: Control | None = None) -> Iterator[IO[str]]:
     """A report file (local or s3://) for reading, line by line."""
-    if is_remote(uri):
+    if is_s3(uri):
         assert control is not None
         with control.read_text(uri) as f:
             yield f

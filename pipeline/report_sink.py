@@ -23,6 +23,7 @@ from pipeline import report
 from pipeline.options import RecordOptions, TargetOptions, TransportOptions
 from pipeline.records import FileResult
 from pipeline.resume import REPORT_SUFFIX
+from pipeline.s3uri import is_s3
 from pipeline.transport import open_control
 
 
@@ -56,7 +57,7 @@ class _WriteReportFn(beam.DoFn):  # type: ignore[misc]
         if not self._records.report_shards:
             return stack.enter_context(open(path, "a", encoding="utf-8"))
         name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}{REPORT_SUFFIX}"
-        if report.is_remote(path):
+        if is_s3(path):
             control = open_control(self._target, self._transport)
             stack.callback(control.close)
             return stack.enter_context(control.write_text(path.rstrip("/") + "/" + name))

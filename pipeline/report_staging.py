@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pipeline import interrupt, report
 from pipeline.errors import UsageError
 from pipeline.options import RecordOptions, UploadConfig
+from pipeline.s3uri import is_s3
 from pipeline.transport import open_control
 from pipeline.transport.control import Control, S3Error
 
@@ -43,7 +44,7 @@ def records_for_run(
     report_uri = report_uri or resume_uri
     with contextlib.ExitStack() as stack:
         control = None
-        if any(uri and report.is_remote(uri) for uri in (report_uri, resume_uri)):
+        if any(uri and is_s3(uri) for uri in (report_uri, resume_uri)):
             control = open_control(config.target, config.transport)
             stack.callback(control.close)
         if report_uri is not None and (not local or sharded(report_uri)):
@@ -64,7 +65,7 @@ def _shards(
 ) -> tuple[UploadConfig, tuple[str, ...]]:
     from pipeline.resume import resume_files
 
-    if not report.is_remote(report_uri) and os.path.isfile(report_uri):
+    if not is_s3(report_uri) and os.path.isfile(report_uri):
         raise UsageError(
             f"--report {report_uri!r} is a file; on a distributed runner the report is "
             "a directory of shards (or an s3:// prefix): name a directory"
@@ -85,7 +86,7 @@ def _one_file(
 
     with tempfile.TemporaryDirectory(prefix="s3pp-report-") as tmp:
         resume_local = resume_uri
-        if resume_uri and report.is_remote(resume_uri):
+        if resume_uri and is_s3(resume_uri):
             assert control is not None
             resume_local = os.path.join(tmp, "resume.jsonl")
             if not report.stage_in(resume_uri, resume_local, control):
@@ -93,11 +94,11 @@ def _one_file(
         report_local = report_uri
         if report_uri and report_uri == resume_uri:
             report_local = resume_local
-        elif report_uri and report.is_remote(report_uri):
+        elif report_uri and is_s3(report_uri):
             report_local = os.path.join(tmp, "report.jsonl")
 
         def write_out() -> None:
-            if report_uri and report_local and report.is_remote(report_uri):
+            if report_uri and report_local and is_s3(report_uri):
                 assert control is not None
                 try:
                     report.stage_out(report_local, report_uri, control)
@@ -113,7 +114,7 @@ def _one_file(
                 resumed: tuple[str, ...] = ()
                 if resume_uri and resume_local:
                     resumed = resume_files(resume_local, control)
-                    if not report.is_remote(resume_uri):
+                    if not is_s3(resume_uri):
                         _resumed(resume_uri, resumed)
                 records = RecordOptions(report_path=report_local)
                 yield dataclasses.replace(config, records=records), resumed

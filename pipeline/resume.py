@@ -21,9 +21,10 @@ from pipeline import report
 from pipeline.errors import UsageError
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.results import METRICS_NAMESPACE
+from pipeline.s3uri import S3Uri, is_s3
 from pipeline.shards import Shard, directory_of
 from pipeline.transport import ControlOnDemand
-from pipeline.transport.control import Control, S3Error, split_uri
+from pipeline.transport.control import Control, S3Error
 
 _LOGGER = logging.getLogger(__name__)
 REPORT_SUFFIX = ".jsonl"
@@ -32,9 +33,9 @@ REPORT_SUFFIX = ".jsonl"
 def resume_files(uri: str, control: Control | None = None) -> tuple[str, ...]:
     """The report files at ``uri``: the file itself, or every *.jsonl below a directory
     or s3:// prefix. None yet is an empty tuple (a first run)."""
-    if report.is_remote(uri):
+    if is_s3(uri):
         assert control is not None
-        bucket, key = split_uri(uri)
+        bucket, key = S3Uri.parse(uri)
         try:
             if key and not key.endswith("/"):
                 if control.exists(bucket, key):
@@ -69,7 +70,7 @@ class _ReadDoneFn(beam.DoFn):  # type: ignore[misc]
         self._elsewhere = Metrics.counter(METRICS_NAMESPACE, "resume_records_elsewhere")
 
     def process(self, uri: str) -> Iterator[tuple[str, report.DoneRecord]]:
-        control = self._control() if report.is_remote(uri) else None
+        control = self._control() if is_s3(uri) else None
         try:
             with report.open_text(uri, control) as lines:
                 for line in lines:

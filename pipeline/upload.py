@@ -31,6 +31,7 @@ from pipeline.naming import may_be_rewritten
 from pipeline.options import OutputOptions, PutMode
 from pipeline.orphans import abort_orphaned_uploads
 from pipeline.records import Action, FileResult, LocalFile, Precondition, PutPlan
+from pipeline.s3uri import S3Uri
 from pipeline.sources.filesystem import read_error
 from pipeline.stored_keys import check_after_upload, check_before_upload, listed_object
 from pipeline.transport import ControlOnDemand, PutOutcome, PutRequest
@@ -163,7 +164,7 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         precondition = upload.plan.precondition if self._conditional else None
         upload.precondition = precondition
         if upload.request is None:
-            source = upload.plan.file.path.removeprefix("s3://")
+            source = S3Uri.parse(upload.plan.file.path)
             key, tagging = upload.plan.file.key, self._body.tagging
             yield from self.submit(
                 upload,

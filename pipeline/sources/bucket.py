@@ -9,6 +9,7 @@ from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix
 from pipeline.records import Action, FileResult, LeftOut, LocalFile
+from pipeline.s3uri import S3Uri, is_s3
 from pipeline.sources.base import Root, Source, SplitContext
 from pipeline.transport.control import Control, S3Error
 
@@ -18,14 +19,12 @@ if TYPE_CHECKING:
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """'s3://bucket/some/prefix' -> ('bucket', 'some/prefix/'); a prefix names a folder."""
-    if not uri.startswith("s3://"):
+    if not is_s3(uri):
         raise UsageError(f"SOURCE {uri!r}: --walk s3 takes s3://bucket[/prefix]")
-    bucket, _, prefix = uri[5:].partition("/")
-    if len(bucket) < 3:
+    location = S3Uri.parse(uri)
+    if len(location.bucket) < 3:
         raise UsageError(f"SOURCE {uri!r}: no bucket name")
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    return bucket, prefix
+    return location.bucket, location.folder
 
 
 def resolve_buckets(sources: tuple[str, ...]) -> tuple[Root, ...]:

@@ -33,6 +33,7 @@ from pipeline.naming import clean_relative, join_prefix, key_below, key_problem
 from pipeline.options import SourceOptions, TargetOptions, TransportOptions
 from pipeline.records import Action, FileResult
 from pipeline.results import METRICS_NAMESPACE
+from pipeline.s3uri import is_s3
 from pipeline.shards import SHARD_FILES, Shard, directory_of
 from pipeline.sources.base import Root
 from pipeline.sources.filesystem import skipped
@@ -175,7 +176,7 @@ def check_file_list(options: SourceOptions) -> None:
     assert options.files_from is not None
     if not os.path.isdir(options.sources[0]):
         raise UsageError(f"SOURCE {options.sources[0]!r} is not a directory (--files-from)")
-    if not report.is_remote(options.files_from) and not os.path.isfile(options.files_from):
+    if not is_s3(options.files_from) and not os.path.isfile(options.files_from):
         raise UsageError(f"--files-from {options.files_from!r} is not a file")
 
 
@@ -198,7 +199,7 @@ class _ReadListFn(beam.DoFn):  # type: ignore[misc]
     def process(self, uri: str) -> Iterator[Shard]:
         _count_source(uri)
         source, prefix = self._source.sources[0], self._target.prefix
-        control = open_control(self._target, self._transport) if report.is_remote(uri) else None
+        control = open_control(self._target, self._transport) if is_s3(uri) else None
         try:
             with report.open_text(uri, control) as lines:
                 yield from shards_of_list(lines, source, prefix)

@@ -18,6 +18,7 @@ from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
 from pipeline.naming import clean_relative, join_prefix
 from pipeline.records import Action, FileResult, LeftOut, LocalFile
+from pipeline.s3uri import S3Uri, is_s3
 from pipeline.sources.base import Root, Source, SplitContext
 from pipeline.transport.control import S3Error
 
@@ -36,7 +37,7 @@ def member_key_name(name: str) -> str | None:
 @contextmanager
 def open_archive(uri: str, control: Control | None = None) -> Iterator[IO[bytes]]:
     """The raw bytes of the archive at a local path or s3:// URI."""
-    if uri.startswith("s3://"):
+    if is_s3(uri):
         assert control is not None
         with control.read(uri) as f:
             yield f
@@ -94,8 +95,8 @@ def walk_tar(
 def resolve_archives(sources: tuple[str, ...]) -> tuple[Root, ...]:
     """Each SOURCE is an archive, a local file or an s3:// URI."""
     for source in sources:
-        if source.startswith("s3://"):
-            if "/" not in source[5:].strip("/"):
+        if is_s3(source):
+            if not S3Uri.parse(source).key.strip("/"):
                 raise UsageError(f"SOURCE {source!r}: expected s3://bucket/key of an archive")
         elif not os.path.isfile(source):
             raise UsageError(f"SOURCE {source!r} is not an archive file")
@@ -114,5 +115,5 @@ class TarSource(Source):
 
         selected = context.options.file_filter
         for root in roots:
-            control = context.control() if root.path.startswith("s3://") else None
+            control = context.control() if is_s3(root.path) else None
             yield from batch_carried(walk_tar(root.path, context.prefix, selected, control))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.digests import CHECKSUM_ALGORITHMS
 from pipeline.records import ObjectDetails, Precondition, RemoteObject, StoredChecksum
+from pipeline.s3uri import S3Uri
 
 if TYPE_CHECKING:
     from pipeline.options import TargetOptions, TransportOptions
@@ -215,13 +216,13 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def copy(
         self,
-        source: str,
+        source: S3Uri,
         key: str,
         on_done: Callable[[PutOutcome], None],
         tagging: str = "",
         precondition: Precondition | None = None,
     ) -> None:
-        """Copy the object at ``source`` ('bucket/key') to ``key``, server-side.
+        """Copy the object at ``source`` to ``key``, server-side.
 
         The copy keeps the source's metadata, and its tags unless ``tagging`` (an
         x-amz-tagging header) replaces them; ``precondition``: what ``key`` must hold

@@ -12,8 +12,9 @@ import botocore.exceptions
 import botocore.session
 
 from pipeline.options import Endpoint, TargetOptions
+from pipeline.s3uri import S3Uri
 from pipeline.transport.base import ErrorKind, classify
-from pipeline.transport.control import Control, ObjectInfo, OpenUpload, S3Error, split_uri
+from pipeline.transport.control import Control, ObjectInfo, OpenUpload, S3Error
 from pipeline.transport.credentials import botocore_credentials
 
 _CONNECT_TIMEOUT_S = 10
@@ -111,7 +112,7 @@ class BotocoreControl(Control):
 
     @contextlib.contextmanager
     def read(self, uri: str) -> Iterator[IO[bytes]]:
-        bucket, key = split_uri(uri)
+        bucket, key = S3Uri.parse(uri)
         try:
             answer = self._client.get_object(Bucket=bucket, Key=key)
         except _ERRORS as e:

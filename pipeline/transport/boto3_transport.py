@@ -33,6 +33,7 @@ from s3transfer.manager import TransferManager
 
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.records import Precondition, RemoteObject
+from pipeline.s3uri import S3Uri
 from pipeline.transport.bandwidth import ThrottledReader, throttled_body, worker_cap
 from pipeline.transport.base import (
     ErrorKind,
@@ -269,13 +270,13 @@ class Boto3Transport(Transport):
 
     def copy(
         self,
-        source: str,
+        source: S3Uri,
         key: str,
         on_done: Callable[[PutOutcome], None],
         tagging: str = "",
         precondition: Precondition | None = None,
     ) -> None:
-        source_bucket, _, source_key = source.partition("/")
+        source_bucket, source_key = source
         args = {"TaggingDirective": "REPLACE", "Tagging": tagging} if tagging else {}
         args.update(condition_args(precondition))
 

@@ -42,12 +42,6 @@ class OpenUpload:
     initiated: float  # epoch seconds
 
 
-def split_uri(uri: str) -> tuple[str, str]:
-    """'s3://bucket/some/key' -> ('bucket', 'some/key')."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 class Control(abc.ABC):
     @abc.abstractmethod
     def check_bucket(self, bucket: str) -> None:

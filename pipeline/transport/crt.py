@@ -46,6 +46,7 @@ from awscrt.s3 import (
 
 from pipeline.options import RetryMode, TargetOptions, TransportOptions
 from pipeline.records import Precondition, RemoteObject
+from pipeline.s3uri import S3Uri
 from pipeline.transport.bandwidth import ThrottledReader, throttled_body, worker_cap
 from pipeline.transport.base import (
     ErrorKind,
@@ -430,7 +431,7 @@ class CrtTransport(Transport):
 
     def copy(
         self,
-        source: str,
+        source: S3Uri,
         key: str,
         on_copy: Callable[[PutOutcome], None],
         tagging: str = "",
@@ -445,7 +446,7 @@ class CrtTransport(Transport):
                 error = f"COPY failed: {answer.error_text()}"
                 on_copy(PutOutcome(error=error, kind=answer.kind()))
 
-        headers = [("x-amz-copy-source", urllib.parse.quote(f"/{source}", safe="/~"))]
+        headers = [("x-amz-copy-source", urllib.parse.quote(f"/{source.path}", safe="/~"))]
         if tagging:
             headers += [("x-amz-tagging-directive", "REPLACE"), ("x-amz-tagging", tagging)]
         if precondition is not None:
