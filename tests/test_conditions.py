@@ -47,3 +47,19 @@ def test_a_failed_precondition_is_never_sent_again_as_if_transient() -> None:
     assert not ErrorKind.PRECONDITION.retryable
     assert not ErrorKind.NOT_IMPLEMENTED.retryable  # sent again only without its condition
     assert ErrorKind.CONFLICT.retryable  # as S3 asks: with the same condition
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "region", "kind"),
+    [
+        (301, "PermanentRedirect", "eu-west-1", ErrorKind.WRONG_REGION),
+        (301, "PermanentRedirect", "", ErrorKind.WRONG_REGION),
+        (400, "AuthorizationHeaderMalformed", "eu-west-1", ErrorKind.WRONG_REGION),
+        (400, "InvalidArgument", "", ErrorKind.REFUSED),  # no region named: another fault
+        (403, "AccessDenied", "eu-west-1", ErrorKind.DENIED),
+    ],
+)
+def test_an_answer_naming_another_region_is_one_kind_whatever_the_client(
+    status: int, code: str, region: str, kind: ErrorKind
+) -> None:
+    assert classify(status, code, region) is kind

@@ -75,8 +75,11 @@ def _not_implemented(status: int, code: str) -> bool:
     return status == 400 and ("NotSupported" in code or "Unsupported" in code)
 
 
-def classify(status: int, code: str = "") -> ErrorKind:
-    """The kind of an S3 error answer: HTTP ``status`` (0: none came) and S3 ``code``."""
+def classify(status: int, code: str = "", region: str = "") -> ErrorKind:
+    """The kind of an S3 error answer: HTTP ``status`` (0: none came), S3 ``code``, and
+    the bucket's ``region`` when the answer named one (x-amz-bucket-region)."""
+    if region and status in (301, 400):  # the bucket lives in another region
+        return ErrorKind.WRONG_REGION
     if code in _DAMAGED_CODES:
         return ErrorKind.DAMAGED
     if code == "RequestTimeout":

@@ -44,10 +44,7 @@ def s3_error(e: Exception, doing: str) -> S3Error:
         status = meta.get("HTTPStatusCode") or 0
         code = e.response.get("Error", {}).get("Code", "")
         region = meta.get("HTTPHeaders", {}).get("x-amz-bucket-region", "")
-        kind = classify(status, code)
-        if status in (301, 400) and region:
-            kind = ErrorKind.WRONG_REGION
-        return S3Error(kind, f"{doing}: HTTP {status} {e}", region)
+        return S3Error(classify(status, code, region), f"{doing}: HTTP {status} {e}", region)
     if isinstance(e, botocore.exceptions.SSLError):
         return S3Error(ErrorKind.TLS, f"{doing}: {e}")
     if isinstance(

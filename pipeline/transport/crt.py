@@ -110,7 +110,8 @@ class _Answer:
             return ErrorKind.TIMED_OUT
         if not self.status and self.error_name.startswith("AWS_IO_TLS"):
             return ErrorKind.TLS
-        return classify(self.status, self.s3_error()[0])
+        region = self.headers.get("x-amz-bucket-region", "")
+        return classify(self.status, self.s3_error()[0], region)
 
     def error_text(self) -> str:
         """'HTTP 403 AccessDenied: Access Denied', or awscrt's error when S3 said nothing."""
@@ -514,7 +515,5 @@ class CrtControl(BotocoreControl):
             transport.close()
         if answer.error is None:
             return
-        kind, region = answer.kind(), answer.headers.get("x-amz-bucket-region", "")
-        if answer.status in (301, 400) and region:
-            kind = ErrorKind.WRONG_REGION
-        raise S3Error(kind, f"HEAD bucket {bucket}: {answer.error_text()}", region)
+        region = answer.headers.get("x-amz-bucket-region", "")
+        raise S3Error(answer.kind(), f"HEAD bucket {bucket}: {answer.error_text()}", region)
