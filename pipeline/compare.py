@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from apache_beam.metrics import Metrics
-
 from pipeline.body import BodySpec, body_digests, body_spec, etag_spec, part_size_for
 from pipeline.checksums import ChecksumCache
+from pipeline.counters import Counter
 from pipeline.decide import decide_put
 from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.naming import key_problem
@@ -31,7 +30,6 @@ from pipeline.records import (
     PutPlan,
     RemoteObject,
 )
-from pipeline.results import METRICS_NAMESPACE
 from pipeline.sources.filesystem import read_error
 from pipeline.transport import HeadOutcome, ListOutcome
 from pipeline.transport.base import ErrorKind
@@ -102,7 +100,7 @@ class DecidePutFn(
             PutMode.UPDATE,
             PutMode.COPY,
         )
-        self._by_mtime = Metrics.counter(METRICS_NAMESPACE, "compared_by_mtime")
+        self._by_mtime = Counter.COMPARED_BY_MTIME.metric()
 
     def setup(self) -> None:
         super().setup()

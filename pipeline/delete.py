@@ -26,14 +26,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from pipeline import interrupt
+from pipeline.counters import Counter
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix
 from pipeline.options import DecisionOptions, TargetOptions, TransportOptions, UploadConfig
 from pipeline.records import Action, FileResult
-from pipeline.results import METRICS_NAMESPACE
 from pipeline.shards import Shard, directory_of
 from pipeline.transport import ControlOnDemand, open_control
 from pipeline.transport.control import S3Error
@@ -104,8 +103,8 @@ class _DeleteBatchesFn(beam.DoFn):  # type: ignore[misc]
         self._transport = transport
         self._decision = decision
         self._control = ControlOnDemand(target, transport)
-        self._planned = Metrics.counter(METRICS_NAMESPACE, "deletes_planned")
-        self._withheld = Metrics.counter(METRICS_NAMESPACE, "deletes_withheld")
+        self._planned = Counter.DELETES_PLANNED.metric()
+        self._withheld = Counter.DELETES_WITHHELD.metric()
 
     def process(self, keys: list[str], incomplete: int, planned: int) -> Iterator[FileResult]:
         self._planned.inc(len(keys))

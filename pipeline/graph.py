@@ -29,10 +29,10 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 
 from pipeline import interrupt, progress, report
 from pipeline.compare import DecidePutFn
+from pipeline.counters import Counter
 from pipeline.delete import DeleteStale, ListPrefix, listing_taken
 from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
@@ -41,7 +41,7 @@ from pipeline.naming import printable
 from pipeline.options import OutputOptions, SourceOptions, UploadConfig, WalkKind
 from pipeline.records import Action, FileBatch, FileResult, LocalFile
 from pipeline.report_sink import WriteReport
-from pipeline.results import METRICS_NAMESPACE, SummarizeResults, Summary, note_failure
+from pipeline.results import SummarizeResults, Summary, note_failure
 from pipeline.resume import AttachResume
 from pipeline.shards import KeyClaims, Shard, Subtree, mark_clashes, shard_subtree, walk_shard
 from pipeline.sources import source_for
@@ -76,7 +76,7 @@ class _SplitSourcesFn(beam.DoFn):  # type: ignore[misc]
         # --delete of a directory tree: each SOURCE must be a whole directory.
         self._mirror = config.decision.delete and config.source.walk is WalkKind.FILESYSTEM
         self._control = ControlOnDemand(self._target, self._transport)
-        self._sources = Metrics.counter(METRICS_NAMESPACE, "sources")
+        self._sources = Counter.SOURCES.metric()
 
     def setup(self) -> None:
         self._split = 0
@@ -146,8 +146,8 @@ class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
         self._claim_keys = claim_keys
         self._claims: KeyClaims | None = None
         self._found = 0
-        self._found_counter = Metrics.counter(METRICS_NAMESPACE, "files_found")
-        self._unwalked = Metrics.counter(METRICS_NAMESPACE, "shards_not_walked")
+        self._found_counter = Counter.FILES_FOUND.metric()
+        self._unwalked = Counter.SHARDS_NOT_WALKED.metric()
 
     def setup(self) -> None:
         self._found = 0
@@ -195,14 +195,12 @@ class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
         self._bucket = bucket
         self._run_id = output.run_id
         self._json_lines = output.json_lines
-        self._files = Metrics.counter(METRICS_NAMESPACE, "files")
-        self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_uploaded")
-        self._bytes_read = Metrics.counter(METRICS_NAMESPACE, "bytes_read")
-        self._retries = Metrics.counter(METRICS_NAMESPACE, "retries")
-        self._incomplete = Metrics.counter(METRICS_NAMESPACE, "walk_incomplete")
-        self._by_action = {
-            action: Metrics.counter(METRICS_NAMESPACE, f"files_{action.value}") for action in Action
-        }
+        self._files = Counter.FILES.metric()
+        self._bytes = Counter.BYTES_UPLOADED.metric()
+        self._bytes_read = Counter.BYTES_READ.metric()
+        self._retries = Counter.RETRIES.metric()
+        self._incomplete = Counter.WALK_INCOMPLETE.metric()
+        self._by_action = {action: Counter.of(action).metric() for action in Action}
 
     def process(self, result: FileResult) -> Iterator[FileResult]:
         bar = progress.for_run(self._run_id)

@@ -10,29 +10,29 @@ from typing import Any
 
 import apache_beam as beam
 
+from pipeline.counters import Counter
 from pipeline.records import Action, FileResult
 
 MAX_LISTED_FAILURES = 20
-METRICS_NAMESPACE = "s3_parallel_put"
-# Summary field -> the Beam counter that counts it, in METRICS_NAMESPACE
+# Summary field -> the Beam counter that counts it
 COUNTERS = {
-    "files": "files",
-    "uploaded": "files_uploaded",
-    "skipped": "files_skipped",
-    "failed": "files_failed",
-    "would_upload": "files_would_upload",
-    "not_started": "files_not_started",
-    "deleted": "files_deleted",
-    "would_delete": "files_would_delete",
-    "deletes_planned": "deletes_planned",
-    "deletes_withheld": "deletes_withheld",
-    "walk_incomplete": "walk_incomplete",
-    "unwalked_shards": "shards_not_walked",
-    "bytes_uploaded": "bytes_uploaded",
-    "bytes_read": "bytes_read",
-    "retries": "retries",
-    "resume_records_elsewhere": "resume_records_elsewhere",
-    "compared_by_mtime": "compared_by_mtime",
+    "files": Counter.FILES,
+    "uploaded": Counter.FILES_UPLOADED,
+    "skipped": Counter.FILES_SKIPPED,
+    "failed": Counter.FILES_FAILED,
+    "would_upload": Counter.FILES_WOULD_UPLOAD,
+    "not_started": Counter.FILES_NOT_STARTED,
+    "deleted": Counter.FILES_DELETED,
+    "would_delete": Counter.FILES_WOULD_DELETE,
+    "deletes_planned": Counter.DELETES_PLANNED,
+    "deletes_withheld": Counter.DELETES_WITHHELD,
+    "walk_incomplete": Counter.WALK_INCOMPLETE,
+    "unwalked_shards": Counter.SHARDS_NOT_WALKED,
+    "bytes_uploaded": Counter.BYTES_UPLOADED,
+    "bytes_read": Counter.BYTES_READ,
+    "retries": Counter.RETRIES,
+    "resume_records_elsewhere": Counter.RESUME_RECORDS_ELSEWHERE,
+    "compared_by_mtime": Counter.COMPARED_BY_MTIME,
 }
 
 
@@ -99,7 +99,7 @@ class Summary:
     @classmethod
     def from_counters(cls, counters: dict[str, int], failures: list[dict[str, str]]) -> Summary:
         """The counts of a run from its Beam counters; ``failures`` as listed elsewhere."""
-        counts = {field: int(counters.get(name, 0)) for field, name in COUNTERS.items()}
+        counts = {field: int(counters.get(c.value, 0)) for field, c in COUNTERS.items()}
         return cls(**counts, failures=failures[:MAX_LISTED_FAILURES])
 
     @classmethod

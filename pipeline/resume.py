@@ -15,12 +15,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from pipeline import report
+from pipeline.counters import Counter
 from pipeline.errors import UsageError
 from pipeline.options import TargetOptions, TransportOptions
-from pipeline.results import METRICS_NAMESPACE
 from pipeline.s3uri import S3Uri, is_s3
 from pipeline.shards import Shard, directory_of
 from pipeline.transport import ControlOnDemand
@@ -67,7 +66,7 @@ class _ReadDoneFn(beam.DoFn):  # type: ignore[misc]
         super().__init__()
         self._target = (target.bucket, target.endpoint.url)
         self._control = ControlOnDemand(target, transport)
-        self._elsewhere = Metrics.counter(METRICS_NAMESPACE, "resume_records_elsewhere")
+        self._elsewhere = Counter.RESUME_RECORDS_ELSEWHERE.metric()
 
     def process(self, uri: str) -> Iterator[tuple[str, report.DoneRecord]]:
         control = self._control() if is_s3(uri) else None

@@ -20,9 +20,10 @@ import uuid
 from typing import Any
 
 from pipeline import interrupt, progress
+from pipeline.counters import METRICS_NAMESPACE
 from pipeline.errors import UsageError
 from pipeline.options import TargetOptions, UploadConfig
-from pipeline.results import METRICS_NAMESPACE, Summary, failures_noted
+from pipeline.results import Summary, failures_noted
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -20,9 +20,10 @@ from hypothesis import given, note, settings
 
 from devsupport.fakes3 import SERVER, FakeTransport
 from pipeline import UploadConfig, UploadTree
+from pipeline.counters import METRICS_NAMESPACE
 from pipeline.filters import FileFilter
 from pipeline.options import CompareMode, PutMode
-from pipeline.results import METRICS_NAMESPACE, Summary
+from pipeline.results import Summary
 from pipeline.run import DEFAULT_RUNNER
 from tests.conftest import FAKE_BUCKET, example_count
 from tests.mirror_model import COUNTED, StoredObject, expected_run

@@ -25,14 +25,13 @@ from collections.abc import Iterable, Iterator
 from operator import itemgetter
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from pipeline import report
+from pipeline.counters import Counter
 from pipeline.errors import UsageError
 from pipeline.naming import clean_relative, join_prefix, key_below, key_problem
 from pipeline.options import SourceOptions, TargetOptions, TransportOptions
 from pipeline.records import Action, FileResult
-from pipeline.results import METRICS_NAMESPACE
 from pipeline.s3uri import is_s3
 from pipeline.shards import SHARD_FILES, Shard, directory_of
 from pipeline.sources.base import Root
@@ -183,7 +182,7 @@ def check_file_list(options: SourceOptions) -> None:
 def _count_source(uri: str) -> None:
     """The list is the run's one SOURCE: counted as SplitSources counts SOURCEs, so every
     run's metrics carry the count the client looks for (``pipeline.run._SENTINEL``)."""
-    Metrics.counter(METRICS_NAMESPACE, "sources").inc()
+    Counter.SOURCES.metric().inc()
 
 
 class _ReadListFn(beam.DoFn):  # type: ignore[misc]
