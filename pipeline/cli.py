@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pipeline import __version__, interrupt, options
-from pipeline.errors import UsageError
+from pipeline.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from pipeline.options import UploadConfig, WalkKind
 from pipeline.progress import AboveTheBar
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 PROG = "s3-parallel-put"
 _LOGGER = logging.getLogger(__name__)
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
 _GC_THRESHOLD = 50_000
 
 _EXAMPLES = """\

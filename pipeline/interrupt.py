@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import NoReturn
 
-EXIT_INTERRUPTED = 130
+from pipeline.errors import EXIT_INTERRUPTED
+
 FORCE_CLEANUP_S = 15.0  # the most a second Ctrl-C waits for cleanups before exiting
 _STOP = threading.Event()
 _CLEANUPS: list[Callable[[], None]] = []
