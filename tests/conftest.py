@@ -20,6 +20,10 @@ from hypothesis import Phase, settings
 
 from devsupport.fakes3 import SERVER, FakeServer
 from devsupport.locals3 import LocalS3
+from pipeline.filters import FileFilter
+from pipeline.records import FileResult, LocalFile
+from pipeline.shards import shard_subtree, split_root, walk_shard
+from pipeline.sources.base import Root
 
 REPO = Path(__file__).resolve().parent.parent
 CLI_TIMEOUT_S = 300
@@ -139,6 +143,16 @@ def bucket_objects(client: Any, bucket: str) -> dict[str, bytes]:
         for obj in page.get("Contents", []):
             objects[obj["Key"]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
     return objects
+
+
+def walk_tree(roots: tuple[Root, ...], prefix: str) -> Iterator[LocalFile | FileResult]:
+    """Every file under ``roots`` as a LocalFile, and what could not be read as results,
+    in sorted order, on this one machine: the shards the pipeline spreads, walked here."""
+    selected = FileFilter()
+    for root in roots:
+        for subtree in split_root(root, whole=True, selected=selected):
+            for shard in shard_subtree(subtree, prefix, False, selected):
+                yield from walk_shard(shard, prefix, selected)
 
 
 def make_tree(root: Path, files: dict[str, bytes]) -> Path:

@@ -10,8 +10,8 @@ from pipeline import shards
 from pipeline.records import Action, FileResult, LocalFile
 from pipeline.shards import Shard, batch_carried, shard_subtree, split_root, walk_shard
 from pipeline.sources.base import Root
-from pipeline.sources.filesystem import resolve_sources, walk
-from tests.conftest import make_tree
+from pipeline.sources.filesystem import resolve_sources
+from tests.conftest import make_tree, walk_tree
 
 
 def _tree(tmp_path: Path) -> Path:
@@ -39,7 +39,7 @@ def test_split_then_shard_covers_every_file_once(
     flat = [s for s in subtrees if not s.recursive]
     assert len(flat) == 3 and len(subtrees) > 3  # the rest go as recursive subtrees
     spread = [shard for subtree in subtrees for shard in shard_subtree(subtree, "p")]
-    in_order = list(walk((root,), "p"))
+    in_order = list(walk_tree((root,), "p"))
     assert sorted(_walked(spread, "p")) == sorted(item.key for item in in_order)
     assert len(_walked(spread, "p")) == 3 * 2 * 3 + 2
 

@@ -8,7 +8,8 @@ import pytest
 
 from pipeline.records import Action, FileResult
 from pipeline.sources.base import Root
-from pipeline.sources.filesystem import resolve_sources, walk
+from pipeline.sources.filesystem import resolve_sources
+from tests.conftest import walk_tree
 
 
 def test_walk_is_sorted_and_reports_special_files(tmp_path: Path) -> None:
@@ -20,7 +21,7 @@ def test_walk_is_sorted_and_reports_special_files(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo")
     os.symlink(tmp_path / "missing", tmp_path / "broken")
     os.symlink(tmp_path / "c", tmp_path / "dirlink")
-    items = list(walk(resolve_sources((str(tmp_path),)), "p"))
+    items = list(walk_tree(resolve_sources((str(tmp_path),)), "p"))
     files = [item.key for item in items if not isinstance(item, FileResult)]
     skipped = {item.key: item.reason for item in items if isinstance(item, FileResult)}
     assert files == ["p/a.txt", "p/b/1.txt", "p/b/2.txt", "p/c/d/e.txt"]
@@ -65,7 +66,7 @@ def test_an_unreadable_directory_becomes_a_failure_and_the_walk_goes_on(
         return real_scandir(path)
 
     monkeypatch.setattr(source.os, "scandir", scandir)
-    items = list(walk(resolve_sources((str(tmp_path),)), ""))
+    items = list(walk_tree(resolve_sources((str(tmp_path),)), ""))
     assert [i.key for i in items if not isinstance(i, FileResult)] == ["open/a.txt"]
     failures = [i for i in items if isinstance(i, FileResult)]
     assert [(f.key, f.action) for f in failures] == [("closed/", Action.FAILED)]

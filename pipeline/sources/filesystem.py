@@ -133,27 +133,6 @@ def walk_file(
         yield LocalFile(path=path, key=key, size=st.st_size, mtime=st.st_mtime)
 
 
-def walk(
-    roots: tuple[Root, ...],
-    prefix: str,
-    selected: FileFilter | None = None,
-    follow_symlinks: bool = False,
-) -> Iterator[LocalFile | FileResult]:
-    """Every file under ``roots`` as a LocalFile, and what could not be read as results,
-    in sorted order, on this one machine (the pipeline spreads the same shards instead).
-
-    Links to files are uploaded; links to directories are walked only with
-    ``follow_symlinks``, each directory once, so a link loop ends.
-    """
-    from pipeline.shards import shard_subtree, split_root, walk_shard
-
-    selected = selected or FileFilter()
-    for root in roots:
-        for subtree in split_root(root, whole=True, selected=selected):
-            for shard in shard_subtree(subtree, prefix, follow_symlinks, selected):
-                yield from walk_shard(shard, prefix, selected)
-
-
 class FilesystemSource(Source):
     """Directories are split into subtrees (``pipeline.shards``), walked where they land."""
 
