@@ -32,7 +32,6 @@ from pipeline.options import TargetOptions, TransportOptions
 from pipeline.records import Precondition, RemoteObject
 from pipeline.s3uri import S3Uri
 from pipeline.transport.base import (
-    ErrorKind,
     HeadOutcome,
     ListOutcome,
     PutOutcome,
@@ -41,6 +40,7 @@ from pipeline.transport.base import (
     object_details,
 )
 from pipeline.transport.control import Control, ObjectInfo, OpenUpload, S3Error
+from pipeline.transport.errors import ErrorKind
 
 
 @dataclass

@@ -268,10 +268,10 @@ def _check_sources(config: UploadConfig, control: Control) -> None:
     """Every SOURCE exists (and --files-from has its one SOURCE directory), or exit 2;
     the buckets that --walk s3 copies from answer."""
     from pipeline.preflight import check_bucket
-    from pipeline.sources import source_for
     from pipeline.sources.bucket import split_s3_uri
     from pipeline.sources.file_list import check_file_list
     from pipeline.sources.filesystem import check_mirrorable
+    from pipeline.sources.kinds import source_for
 
     options = config.source
     if options.files_from is not None:

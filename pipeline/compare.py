@@ -17,6 +17,7 @@ from pipeline.body import BodySpec, body_digests, body_spec, etag_spec, part_siz
 from pipeline.checksums import ChecksumCache
 from pipeline.counters import Counter
 from pipeline.decide import decide_put
+from pipeline.entries import read_error
 from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.naming import key_problem
 from pipeline.options import CompareMode, PutMode
@@ -30,9 +31,8 @@ from pipeline.records import (
     PutPlan,
     RemoteObject,
 )
-from pipeline.sources.filesystem import read_error
 from pipeline.transport import HeadOutcome, ListOutcome
-from pipeline.transport.base import ErrorKind
+from pipeline.transport.errors import ErrorKind
 from pipeline.verify import Verdict, by_details, by_etag
 
 HEAD_WHEN_LIMIT_AT_MOST = 100  # fewer files than this: a HEAD each beats listing directories

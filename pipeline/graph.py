@@ -44,10 +44,10 @@ from pipeline.report_sink import WriteReport
 from pipeline.results import SummarizeResults, Summary, note_failure
 from pipeline.resume import AttachResume
 from pipeline.shards import KeyClaims, Shard, Subtree, mark_clashes, shard_subtree, walk_shard
-from pipeline.sources import source_for
 from pipeline.sources.base import SplitContext
 from pipeline.sources.file_list import ShardFileList
 from pipeline.sources.filesystem import check_mirrorable
+from pipeline.sources.kinds import source_for
 from pipeline.transport import ControlOnDemand
 from pipeline.upload import UploadFn
 

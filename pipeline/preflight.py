@@ -6,8 +6,8 @@ Each failure is a UsageError with one line that says what to fix (exit code 2).
 from __future__ import annotations
 
 from pipeline.errors import UsageError
-from pipeline.transport.base import ErrorKind
 from pipeline.transport.control import Control, S3Error
+from pipeline.transport.errors import ErrorKind
 
 
 def check_bucket(control: Control, bucket: str, url: str) -> None:

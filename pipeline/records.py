@@ -8,6 +8,15 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Root:
+    """One thing to walk: a file or a directory (or an archive, or an s3:// prefix), and
+    the root its keys are relative to."""
+
+    path: str
+    base: str
+
+
+@dataclass(frozen=True)
 class LocalFile:
     """A file found under a SOURCE and the key it is meant for."""
 

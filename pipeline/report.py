@@ -17,8 +17,8 @@ from typing import IO, TYPE_CHECKING, Any
 from pipeline.errors import UsageError
 from pipeline.records import Action, FileResult, LocalFile
 from pipeline.s3uri import is_s3
-from pipeline.transport.base import ErrorKind
 from pipeline.transport.control import Control, S3Error
+from pipeline.transport.errors import ErrorKind
 
 if TYPE_CHECKING:
     from pipeline.options import TargetOptions

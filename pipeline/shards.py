@@ -27,11 +27,10 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from pipeline.entries import failed, skipped, walk_file
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix, may_be_rewritten, relative_key, rewritten
-from pipeline.records import Action, FileResult, LeftOut, LocalFile
-from pipeline.sources.base import Root
-from pipeline.sources.filesystem import failed, skipped, walk_file
+from pipeline.records import Action, FileResult, LeftOut, LocalFile, Root
 
 SHARD_FILES = 2000  # entries of one directory in a shard
 SPLIT_DIRECTORIES = 64  # directories read while splitting a root; the rest go whole

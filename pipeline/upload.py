@@ -26,17 +26,17 @@ from typing import Any
 
 from pipeline import interrupt, progress
 from pipeline.body import Body, body_spec, file_etag, prepared_body
+from pipeline.entries import read_error
 from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.naming import may_be_rewritten
 from pipeline.options import OutputOptions, PutMode
 from pipeline.orphans import abort_orphaned_uploads
 from pipeline.records import Action, FileResult, LocalFile, Precondition, PutPlan
 from pipeline.s3uri import S3Uri
-from pipeline.sources.filesystem import read_error
 from pipeline.stored_keys import check_after_upload, check_before_upload, listed_object
 from pipeline.transport import ControlOnDemand, PutOutcome, PutRequest
-from pipeline.transport.base import ErrorKind
 from pipeline.transport.control import S3Error
+from pipeline.transport.errors import ErrorKind
 
 MAX_COPY_BYTES = 5 * 1024**3  # the most one CopyObject request copies
 _LOGGER = logging.getLogger(__name__)

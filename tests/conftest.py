@@ -21,9 +21,8 @@ from hypothesis import Phase, settings
 from devsupport.fakes3 import SERVER, FakeServer
 from devsupport.locals3 import LocalS3
 from pipeline.filters import FileFilter
-from pipeline.records import FileResult, LocalFile
+from pipeline.records import FileResult, LocalFile, Root
 from pipeline.shards import shard_subtree, split_root, walk_shard
-from pipeline.sources.base import Root
 
 REPO = Path(__file__).resolve().parent.parent
 CLI_TIMEOUT_S = 300

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pipeline.records import Precondition, RemoteObject
-from pipeline.transport.base import ErrorKind, classify
 from pipeline.transport.boto3_transport import condition_args
+from pipeline.transport.errors import ErrorKind, classify
 
 
 def test_a_precondition_expects_what_the_decision_saw() -> None:

@@ -14,7 +14,7 @@ from devsupport.fakes3 import SERVER, FakeObject, FakeTransport
 from pipeline import UploadConfig, UploadTree
 from pipeline.filters import EXCLUDE, FileFilter
 from pipeline.run import DEFAULT_RUNNER
-from pipeline.transport.base import ErrorKind
+from pipeline.transport.errors import ErrorKind
 from tests.conftest import FAKE_BUCKET, make_tree
 
 BUCKET = FAKE_BUCKET

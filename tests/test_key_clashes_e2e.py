@@ -12,9 +12,8 @@ from apache_beam.pipeline import PipelineVisitor
 from pipeline.filters import EXCLUDE, FileFilter
 from pipeline.graph import UploadTree
 from pipeline.options import UploadConfig
-from pipeline.records import Action, FileResult, LocalFile
+from pipeline.records import Action, FileResult, LocalFile, Root
 from pipeline.shards import KeyClaims, Shard, mark_clashes, shard_subtree, split_root, walk_shard
-from pipeline.sources.base import Root
 from tests.conftest import bucket_objects, make_tree
 
 SPREAD = ["--direct_num_workers", "2"]  # the local runner with Reshuffles between shards

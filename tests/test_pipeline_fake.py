@@ -25,7 +25,7 @@ from pipeline.report import stage_in
 from pipeline.resume import resume_files
 from pipeline.run import DEFAULT_RUNNER
 from pipeline.transport import PutRequest
-from pipeline.transport.base import ErrorKind
+from pipeline.transport.errors import ErrorKind
 from tests.conftest import FAKE_BUCKET, make_tree
 
 BUCKET = FAKE_BUCKET

@@ -16,7 +16,7 @@ from pipeline import Action, UploadConfig
 from pipeline.digests import MD5, compute, multipart
 from pipeline.etags import MiB
 from pipeline.run import DEFAULT_RUNNER, run_pipeline
-from pipeline.transport.base import ErrorKind
+from pipeline.transport.errors import ErrorKind
 from tests.conftest import FAKE_BUCKET, make_tree
 from tests.test_pipeline_fake import _HASHED as _READS
 from tests.test_pipeline_fake import _counting_digests, _run

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipeline import shards
-from pipeline.records import Action, FileResult, LocalFile
+from pipeline.records import Action, FileResult, LocalFile, Root
 from pipeline.shards import Shard, batch_carried, shard_subtree, split_root, walk_shard
-from pipeline.sources.base import Root
 from pipeline.sources.filesystem import resolve_sources
 from tests.conftest import make_tree, walk_tree
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.records import Action, FileResult
-from pipeline.sources.base import Root
+from pipeline.records import Action, FileResult, Root
 from pipeline.sources.filesystem import resolve_sources
 from tests.conftest import walk_tree
 

@@ -1,4 +1,5 @@
-"""The interface every kind of SOURCE implements, and what a SOURCE resolves to."""
+"""The interface every kind of SOURCE implements (what a SOURCE resolves to, a
+``records.Root``, is a value of its own)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pipeline.options import SourceOptions
+    from pipeline.records import Root
     from pipeline.shards import Shard, Subtree
     from pipeline.transport.control import Control
-
-
-@dataclass(frozen=True)
-class Root:
-    """One thing to walk: a file or a directory (or an archive, or an s3:// prefix), and
-    the root its keys are relative to."""
-
-    path: str
-    base: str
 
 
 @dataclass(frozen=True)

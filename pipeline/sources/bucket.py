@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix
-from pipeline.records import Action, FileResult, LeftOut, LocalFile
+from pipeline.records import Action, FileResult, LeftOut, LocalFile, Root
 from pipeline.s3uri import S3Uri, is_s3
-from pipeline.sources.base import Root, Source, SplitContext
+from pipeline.shards import Shard, Subtree, batch_carried
+from pipeline.sources.base import Source, SplitContext
 from pipeline.transport.control import Control, S3Error
-
-if TYPE_CHECKING:
-    from pipeline.shards import Shard, Subtree
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -71,8 +68,6 @@ class BucketSource(Source):
         return resolve_buckets(texts)
 
     def split(self, roots: tuple[Root, ...], context: SplitContext) -> Iterator[Subtree | Shard]:
-        from pipeline.shards import batch_carried
-
         control, selected = context.control(), context.options.file_filter
         for root in roots:
             yield from batch_carried(walk_bucket(control, root.path, context.prefix, selected))

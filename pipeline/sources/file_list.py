@@ -28,14 +28,13 @@ import apache_beam as beam
 
 from pipeline import report
 from pipeline.counters import Counter
+from pipeline.entries import skipped
 from pipeline.errors import UsageError
 from pipeline.naming import clean_relative, join_prefix, key_below, key_problem
 from pipeline.options import SourceOptions, TargetOptions, TransportOptions
-from pipeline.records import Action, FileResult
+from pipeline.records import Action, FileResult, Root
 from pipeline.s3uri import is_s3
 from pipeline.shards import SHARD_FILES, Shard, directory_of
-from pipeline.sources.base import Root
-from pipeline.sources.filesystem import skipped
 from pipeline.transport import open_control
 
 SORT_RUN_LINES = 500_000  # paths sorted in memory at once (~100 MB); more: runs merged

@@ -17,13 +17,13 @@ from typing import IO, TYPE_CHECKING, Any
 from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
 from pipeline.naming import clean_relative, join_prefix
-from pipeline.records import Action, FileResult, LeftOut, LocalFile
+from pipeline.records import Action, FileResult, LeftOut, LocalFile, Root
 from pipeline.s3uri import S3Uri, is_s3
-from pipeline.sources.base import Root, Source, SplitContext
+from pipeline.shards import Shard, Subtree, batch_carried
+from pipeline.sources.base import Source, SplitContext
 from pipeline.transport.control import S3Error
 
 if TYPE_CHECKING:
-    from pipeline.shards import Shard, Subtree
     from pipeline.transport.control import Control
 
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a member is held in memory while it is uploaded
@@ -111,8 +111,6 @@ class TarSource(Source):
         return resolve_archives(texts)
 
     def split(self, roots: tuple[Root, ...], context: SplitContext) -> Iterator[Subtree | Shard]:
-        from pipeline.shards import batch_carried
-
         selected = context.options.file_filter
         for root in roots:
             control = context.control() if is_s3(root.path) else None

@@ -13,9 +13,9 @@ import botocore.session
 
 from pipeline.options import Endpoint, TargetOptions
 from pipeline.s3uri import S3Uri
-from pipeline.transport.base import ErrorKind, classify
 from pipeline.transport.control import Control, ObjectInfo, OpenUpload, S3Error
 from pipeline.transport.credentials import botocore_credentials
+from pipeline.transport.errors import ErrorKind, classify
 
 _CONNECT_TIMEOUT_S = 10
 

@@ -36,7 +36,6 @@ from pipeline.records import Precondition, RemoteObject
 from pipeline.s3uri import S3Uri
 from pipeline.transport.bandwidth import ThrottledReader, throttled_body, worker_cap
 from pipeline.transport.base import (
-    ErrorKind,
     HeadOutcome,
     ListOutcome,
     PutOutcome,
@@ -45,6 +44,7 @@ from pipeline.transport.base import (
     object_details,
 )
 from pipeline.transport.boto import s3_error
+from pipeline.transport.errors import ErrorKind
 
 _MAX_THREADS = 64
 _ARGUMENT_OF_HEADER = {

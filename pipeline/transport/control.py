@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from pipeline.transport.base import ErrorKind
+from pipeline.transport.errors import ErrorKind
 
 
 class S3Error(Exception):

@@ -49,18 +49,17 @@ from pipeline.records import Precondition, RemoteObject
 from pipeline.s3uri import S3Uri
 from pipeline.transport.bandwidth import ThrottledReader, throttled_body, worker_cap
 from pipeline.transport.base import (
-    ErrorKind,
     HeadOutcome,
     ListOutcome,
     PutOutcome,
     PutRequest,
     Transport,
-    classify,
     object_details,
 )
 from pipeline.transport.boto import BotocoreControl
 from pipeline.transport.control import Control, S3Error
 from pipeline.transport.credentials import botocore_credentials
+from pipeline.transport.errors import ErrorKind, classify
 from pipeline.transport.listing import http_time, parse_list_page
 
 _THROUGHPUT_TARGET_GBPS = 10.0
