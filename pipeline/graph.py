@@ -31,8 +31,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import interrupt, progress, report
-from pipeline.compare import DecidePutFn
 from pipeline.counters import Counter
+from pipeline.decision import DecidePutFn
 from pipeline.delete import DeleteStale, ListPrefix, listing_taken
 from pipeline.errors import UsageError
 from pipeline.filters import FileFilter

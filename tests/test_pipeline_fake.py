@@ -240,7 +240,7 @@ def test_size_mtime_uploads_files_newer_than_their_objects_and_reads_none(
     for key in ("old.txt", "new.txt"):
         SERVER.buckets[BUCKET][key] = FakeObject(b"xxxx", "other", 1_500_000_000.0)
     SERVER.buckets[BUCKET]["grown.txt"] = FakeObject(b"c", "other", 1_500_000_000.0)
-    monkeypatch.setattr("pipeline.compare.body_digests", _no_reading)
+    monkeypatch.setattr("pipeline.decision.body_digests", _no_reading)
 
     results = _run(_config(compare=CompareMode.SIZE_MTIME), [str(tree)])
 
@@ -255,7 +255,7 @@ def test_size_compares_sizes_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     tree = make_tree(tmp_path / "t", {"same.txt": b"new!", "other.txt": b"longer"})
     SERVER.buckets[BUCKET]["same.txt"] = FakeObject(b"old!", "other", 0.0)
     SERVER.buckets[BUCKET]["other.txt"] = FakeObject(b"short", "other", 0.0)
-    monkeypatch.setattr("pipeline.compare.body_digests", _no_reading)
+    monkeypatch.setattr("pipeline.decision.body_digests", _no_reading)
 
     results = _run(_config(compare=CompareMode.SIZE), [str(tree)])
 
@@ -287,7 +287,7 @@ def test_checksums_are_remembered_until_the_file_changes(
     _old(tree)
     for key, data in files.items():
         _stored(key, data)
-    monkeypatch.setattr("pipeline.compare.body_digests", _counting_digests)
+    monkeypatch.setattr("pipeline.decision.body_digests", _counting_digests)
     config = _config(checksum_cache=str(tmp_path / "cache.sqlite"))
     _HASHED.clear()
 
@@ -316,7 +316,7 @@ def test_a_cache_that_cannot_be_read_means_hashing_again(
     _stored("a.txt", b"same")
     cache = tmp_path / "cache.sqlite"
     cache.write_bytes(b"not a database, " * 100)
-    monkeypatch.setattr("pipeline.compare.body_digests", _counting_digests)
+    monkeypatch.setattr("pipeline.decision.body_digests", _counting_digests)
     _HASHED.clear()
 
     results = _run(_config(checksum_cache=str(cache)), [str(tree)])

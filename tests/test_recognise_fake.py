@@ -65,7 +65,7 @@ def test_objects_of_other_tools_are_recognised_and_not_read_again(
     _store("own", DATA, _digest(DATA, multipart(8 * MiB)))
     _store("minio", DATA, _digest(DATA, multipart(6 * MiB)))  # a whole-MiB size
     _store("changed", DATA, _digest(DATA, multipart(5 * MiB)))
-    monkeypatch.setattr("pipeline.compare.body_digests", _counting_digests)
+    monkeypatch.setattr("pipeline.decision.body_digests", _counting_digests)
     config = _config(tmp_path)
     _READS.clear()
 

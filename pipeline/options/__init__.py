@@ -16,7 +16,7 @@ from typing import Any
 from pipeline.errors import UsageError
 from pipeline.options.body import BodyOptions
 from pipeline.options.decision import CompareMode, DecisionOptions, PutMode
-from pipeline.options.records import OutputOptions, RecordOptions
+from pipeline.options.report import OutputOptions, RecordOptions
 from pipeline.options.sources import SourceOptions, WalkKind
 from pipeline.options.target import Endpoint, TargetOptions, resolve_endpoint
 from pipeline.options.transport import RetryMode, TransportKind, TransportOptions

@@ -1,4 +1,5 @@
-"""The put decision: upload a file or leave the object that is there."""
+"""The rules of the put decision (`--put`, `--compare`): upload a file or leave the
+object that is there."""
 
 from __future__ import annotations
 

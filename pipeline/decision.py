@@ -16,11 +16,11 @@ from typing import Any
 from pipeline.body import BodySpec, body_digests, body_spec, etag_spec, part_size_for
 from pipeline.checksums import ChecksumCache
 from pipeline.counters import Counter
-from pipeline.decide import decide_put
 from pipeline.entries import read_error
 from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.naming import key_problem
 from pipeline.options import CompareMode, PutMode
+from pipeline.put_rules import decide_put
 from pipeline.records import (
     Action,
     FileBatch,

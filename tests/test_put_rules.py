@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.decide import Decision, decide_put
 from pipeline.options import CompareMode, PutMode
+from pipeline.put_rules import Decision, decide_put
 from pipeline.records import RemoteObject
 from pipeline.verify import Verdict
 
