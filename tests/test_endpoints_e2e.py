@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devsupport.locals3 import LocalS3
-from tests.conftest import REPO, bucket_objects, make_tree
+from tests.conftest import REPO, bucket_objects, make_tree, readme_section
 from tests.test_errors_e2e import assert_usage_error
 
 TREE = {"a.txt": b"a", "b/c.txt": b"c"}
@@ -128,13 +128,6 @@ def test_leading_slashes_of_the_prefix(
     keys = sorted(json.loads(line)["key"] for line in report.read_text().splitlines())
     assert keys == ["lead/a.txt", "lead/b/c.txt"]
     assert bucket_objects(s3_client, bucket) == {"lead/a.txt": b"a", "lead/b/c.txt": b"c"}
-
-
-def readme_section(title: str) -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    match = re.search(rf"^### {title}\n(.*?)(?=^#)", text, re.MULTILINE | re.DOTALL)
-    assert match, f"README.md has no '### {title}' section"
-    return match.group(1)
 
 
 def test_readme_endpoint_recipes(
