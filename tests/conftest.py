@@ -235,11 +235,12 @@ _SERVER_FIXTURES = {"s3_server", "s3_client", "bucket", "run_cli", "worker_pool"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tiers: a test that needs a real server (or the Flink cluster) is marked ``e2e``,
-    so ``pytest -m "not e2e"`` runs the fast ones alone."""
+    """Tiers: a test that needs a real server, the Flink cluster or PyPI (``install``) is
+    marked ``e2e``, so ``pytest -m "not e2e"`` runs the fast ones alone."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & _SERVER_FIXTURES or item.get_closest_marker("flink"):
+        slow = item.get_closest_marker("flink") or item.get_closest_marker("install")
+        if fixtures & _SERVER_FIXTURES or slow:
             item.add_marker(pytest.mark.e2e)
 
 
