@@ -2,11 +2,13 @@
 
 As a library (Apache Beam imported on first use)::
 
-    from pipeline import UploadConfig, UploadSources
+    from pipeline import CountResults, UploadConfig, UploadSources
     results = sources | UploadSources(UploadConfig.for_bucket("b", prefix="site/"))
+    summaries = results | CountResults()
 
 ``UploadSources`` turns a PCollection of SOURCE paths into a PCollection of
-``FileResult``s (one per file: uploaded, skipped or failed, with the reason).
+``FileResult``s (one per file: uploaded, skipped or failed, with the reason);
+``CountResults`` folds them into one ``Summary`` (the run's counts and first failures).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ if TYPE_CHECKING:
     from pipeline.graph import UploadShards, UploadSources, UploadTree
     from pipeline.options import UploadConfig
     from pipeline.records import Action, FileResult
+    from pipeline.results import CountResults, Summary
 
 _EXPORTS = {
     "Action": "pipeline.records",
+    "CountResults": "pipeline.results",
     "FileResult": "pipeline.records",
+    "Summary": "pipeline.results",
     "UploadConfig": "pipeline.options",
     "UploadShards": "pipeline.graph",
     "UploadSources": "pipeline.graph",
@@ -30,7 +35,9 @@ _EXPORTS = {
 }
 __all__ = [
     "Action",
+    "CountResults",
     "FileResult",
+    "Summary",
     "UploadConfig",
     "UploadShards",
     "UploadSources",

@@ -213,7 +213,7 @@ def _not_a_relayed_file_line(record: logging.LogRecord) -> bool:
     the summary instead."""
     if record.msg != "Worker: %s" or not isinstance(record.args, tuple) or not record.args:
         return True
-    return not re.search(r'transform_id: "[^"]*/Count\w+"', str(record.args[0]))
+    return not re.search(r'transform_id: "[^"]*/Observe\w+"', str(record.args[0]))
 
 
 def _show_progress(args: argparse.Namespace) -> bool:

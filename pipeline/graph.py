@@ -2,7 +2,7 @@
 
     sources -> SplitSources -> [Reshuffle] -> ShardSubtrees            (ShardSources)
             -> [MarkClashes] -> [AttachResume] -> [Reshuffle] -> WalkShards
-            -> DecidePut -> Upload -> CountResults -> results             (UploadShards)
+            -> DecidePut -> Upload -> ObserveResults -> results           (UploadShards)
     --delete: PREFIX -> ListPrefix (before the first Upload); shards + results -> DeleteStale
 
 ``UploadSources`` takes a PCollection of SOURCE strings and returns a PCollection of
@@ -187,8 +187,9 @@ class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
             yield FileBatch(tuple(files), shard.key_prefix, shard.after)
 
 
-class _CountResultsFn(beam.DoFn):  # type: ignore[misc]
-    """Beam Metrics counters and one log line per file; passes results through."""
+class _ObserveResultsFn(beam.DoFn):  # type: ignore[misc]
+    """Beam Metrics counters, the progress bar and one log line per file; passes results
+    through."""
 
     def __init__(self, bucket: str, output: OutputOptions) -> None:
         super().__init__()
@@ -326,7 +327,7 @@ class UploadShards(_UploadTransform):
         return (
             plans
             | "Upload" >> beam.ParDo(UploadFn(_put_settings(config), config.output), *after)
-            | "CountResults" >> beam.ParDo(_CountResultsFn(config.target.bucket, config.output))
+            | "ObserveResults" >> beam.ParDo(_ObserveResultsFn(config.target.bucket, config.output))
         )
 
 
@@ -421,8 +422,8 @@ class UploadTree(_UploadTransform):
             deletions = (
                 (shards, results)
                 | "DeleteStale" >> DeleteStale(config, listing)
-                | "CountDeletions"
-                >> beam.ParDo(_CountResultsFn(config.target.bucket, config.output))
+                | "ObserveDeletions"
+                >> beam.ParDo(_ObserveResultsFn(config.target.bucket, config.output))
             )
             results = (results, deletions) | "WithDeletions" >> beam.Flatten()
         if config.records.report_path is not None:

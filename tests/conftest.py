@@ -6,9 +6,11 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,9 +84,10 @@ def s3_client(s3_server: LocalS3) -> Any:
 
 
 @contextlib.contextmanager
-def fresh_bucket(client: Any) -> Iterator[str]:
-    """A new bucket on the test server, emptied and removed afterwards."""
-    name = f"test-{next(_bucket_numbers)}-{os.getpid()}"
+def fresh_bucket(client: Any, name: str | None = None) -> Iterator[str]:
+    """A new bucket on the test server (named ``name``, or a name of its own), emptied
+    and removed afterwards."""
+    name = name or f"test-{next(_bucket_numbers)}-{os.getpid()}"
     client.create_bucket(Bucket=name)
     try:
         yield name
@@ -152,6 +155,27 @@ def walk_tree(roots: tuple[Root, ...], prefix: str) -> Iterator[LocalFile | File
         for subtree in split_root(root, whole=True, selected=selected):
             for shard in shard_subtree(subtree, prefix, False, selected):
                 yield from walk_shard(shard, prefix, selected)
+
+
+def readme_section(title: str) -> str:
+    """The text of the README's ``### title`` section."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    match = re.search(rf"^### {title}\n(.*?)(?=^#)", text, re.MULTILINE | re.DOTALL)
+    assert match, f"README.md has no '### {title}' section"
+    return match.group(1)
+
+
+def readme_code(title: str, first_line: str) -> str:
+    """The indented code block of the README's ``### title`` section that starts with
+    ``first_line``, dedented: the code as a reader copies it."""
+    lines = readme_section(title).splitlines()
+    start = lines.index(f"    {first_line}")
+    block = []
+    for line in lines[start:]:
+        if line and not line.startswith("    "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block).rstrip() + "\n")
 
 
 def make_tree(root: Path, files: dict[str, bytes]) -> Path:
@@ -224,11 +248,12 @@ _SERVER_FIXTURES = {"s3_server", "s3_client", "bucket", "run_cli", "worker_pool"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tiers: a test that needs a real server (or the Flink cluster) is marked ``e2e``,
-    so ``pytest -m "not e2e"`` runs the fast ones alone."""
+    """Tiers: a test that needs a real server, the Flink cluster or PyPI (``install``) is
+    marked ``e2e``, so ``pytest -m "not e2e"`` runs the fast ones alone."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & _SERVER_FIXTURES or item.get_closest_marker("flink"):
+        slow = item.get_closest_marker("flink") or item.get_closest_marker("install")
+        if fixtures & _SERVER_FIXTURES or slow:
             item.add_marker(pytest.mark.e2e)
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from pipeline import cli
@@ -55,6 +59,72 @@ def test_config_validation() -> None:
         UploadConfig.for_bucket("bkt", "http://h:1", no_such_option=1)
     config = UploadConfig.for_bucket("bkt", "http://h:1", prefix="p/", concurrency=4)
     assert (config.target.prefix, config.transport.concurrency) == ("p/", 4)
+
+
+_TARGET_CASES = {
+    "endpoint from AWS_ENDPOINT_URL_S3": (
+        {"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:8333", "AWS_ENDPOINT_URL": "http://dead:1"},
+        [], {}, ("http://127.0.0.1:8333", "us-east-1"),
+    ),
+    "endpoint from AWS_ENDPOINT_URL": (
+        {"AWS_ENDPOINT_URL": "http://127.0.0.1:9000"}, [], {},
+        ("http://127.0.0.1:9000", "us-east-1"),
+    ),
+    "the given endpoint wins": (
+        {"AWS_ENDPOINT_URL_S3": "http://dead:1"},
+        ["--endpoint-url", "minio:9000", "--insecure"],
+        {"endpoint_url": "minio:9000", "secure": False},
+        ("http://minio:9000", "us-east-1"),
+    ),
+    "region from the environment": (
+        {"AWS_DEFAULT_REGION": "eu-west-1"}, [], {},
+        ("https://s3.eu-west-1.amazonaws.com", "eu-west-1"),
+    ),
+    "region of the profile": (
+        {"AWS_CONFIG_FILE": "{config}"}, ["--profile", "far"], {"profile": "far"},
+        ("https://s3.ap-south-1.amazonaws.com", "ap-south-1"),
+    ),
+    "the given region wins": (
+        {"AWS_DEFAULT_REGION": "eu-west-1"}, ["--region", "us-west-2"], {"region": "us-west-2"},
+        ("https://s3.us-west-2.amazonaws.com", "us-west-2"),
+    ),
+    "CA bundle from AWS_CA_BUNDLE, leading / of the prefix dropped": (
+        {"AWS_CA_BUNDLE": "{config}", "AWS_ENDPOINT_URL_S3": "https://127.0.0.1:8443"},
+        ["--prefix", "/site"], {"prefix": "/site"}, ("https://127.0.0.1:8443", "us-east-1"),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("env", "argv", "kwargs", "expected"), list(_TARGET_CASES.values()),
+                         ids=list(_TARGET_CASES))  # fmt: skip
+def test_library_and_command_line_find_the_same_target(
+    env: dict[str, str],
+    argv: list[str],
+    kwargs: dict[str, Any],
+    expected: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """UploadConfig.for_bucket reads the endpoint, region, profile and CA bundle where the
+    command does (one code path), so a library user's AWS_ENDPOINT_URL_S3 is honoured."""
+    config_file = tmp_path / "config"
+    config_file.write_text("[profile far]\nregion = ap-south-1\n")
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.format(config=config_file))
+
+    args, _ = cli.parse(["--bucket", "bkt", *argv, "src"])
+    from_command_line = TargetOptions.from_args(args)
+    from_library = UploadConfig.for_bucket("bkt", **kwargs).target
+
+    assert from_library == from_command_line
+    assert (from_library.endpoint.url, from_library.endpoint.region) == expected
+    assert from_library.prefix == ("site" if "prefix" in kwargs else "")
+    assert from_library.ca_bundle == (str(config_file) if "AWS_CA_BUNDLE" in env else None)
+    assert from_library.profile == kwargs.get("profile")
 
 
 @pytest.mark.parametrize(

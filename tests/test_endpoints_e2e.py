@@ -1,15 +1,12 @@
 """Where requests go and what keys they make: a URL without a scheme, the AWS_ENDPOINT_URL
-variables, a leading '/' in --prefix, the README's endpoint recipes, the Python needed."""
+variables, a leading '/' in --prefix, the README's endpoint recipes."""
 
 from __future__ import annotations
 
-import email
 import json
 import re
 import shlex
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,7 @@ from typing import Any
 import pytest
 
 from devsupport.locals3 import LocalS3
-from tests.conftest import REPO, bucket_objects, make_tree
+from tests.conftest import bucket_objects, make_tree, readme_section
 from tests.test_errors_e2e import assert_usage_error
 
 TREE = {"a.txt": b"a", "b/c.txt": b"c"}
@@ -130,13 +127,6 @@ def test_leading_slashes_of_the_prefix(
     assert bucket_objects(s3_client, bucket) == {"lead/a.txt": b"a", "lead/b/c.txt": b"c"}
 
 
-def readme_section(title: str) -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    match = re.search(rf"^### {title}\n(.*?)(?=^#)", text, re.MULTILINE | re.DOTALL)
-    assert match, f"README.md has no '### {title}' section"
-    return match.group(1)
-
-
 def test_readme_endpoint_recipes(
     run_cli: Any, s3_client: Any, bucket: str, tree: Path, s3_server: LocalS3
 ) -> None:
@@ -159,16 +149,3 @@ def test_readme_endpoint_recipes(
         result = run_cli(*words[command + 1 :], "--put", "stupid", endpoint=False, env=env)
         assert result.code == 0, (recipe, result.stderr)
         assert bucket_objects(s3_client, bucket) == TREE
-
-
-def test_package_requires_python_3_11(tmp_path: Path) -> None:
-    """hashlib.file_digest is new in 3.11: pip must not install the package on 3.10."""
-    subprocess.run(
-        [sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path)],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    )
-    (pkg_info,) = tmp_path.glob("*.egg-info/PKG-INFO")
-    metadata = email.message_from_string(pkg_info.read_text(encoding="utf-8"))
-    assert metadata["Requires-Python"] == ">=3.11"

@@ -103,3 +103,22 @@ def test_counts_come_back_without_a_shared_temp_location(
     assert sorted(line["key"] for line in lines) == sorted(files)
     assert again.code == 0, again.stderr
     assert (again.summary["files"], again.summary["skipped"]) == (300, 300)
+
+
+def test_setup_file_is_built_and_staged(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    """Beam's ``--setup_file ./setup.py`` (as for Dataflow) builds an sdist of the clone
+    where the job is submitted and stages it with the job: the portable run does that
+    from the package's metadata in pyproject.toml, and uploads."""
+    tree = make_tree(tmp_path / "src", {"a.txt": b"a"})
+    portable = [
+        "--runner", "PortableRunner", "--job_endpoint", "embed", "--environment_type", "LOOPBACK",
+    ]  # fmt: skip
+
+    result = run_cli("--bucket", bucket, "-vv", str(tree), *portable, "--setup_file", "./setup.py")
+
+    assert result.code == 0, result.stderr
+    built = [line for line in result.stderr.splitlines() if "Executing command" in line]
+    assert built and all("'--sdist'" in line for line in built), built
+    assert bucket_objects(s3_client, bucket) == {"a.txt": b"a"}

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline import CountResults
 from pipeline.records import Action, FileResult
 from pipeline.results import MAX_LISTED_FAILURES, Summary, failures_noted, note_failure
+from pipeline.run import DEFAULT_RUNNER
 
 
 def test_summary_counts_and_merges() -> None:
@@ -43,3 +49,21 @@ def test_deletions_are_counted_apart_from_files() -> None:
     summary.add(FileResult("s3://b/old", "old", Action.DELETED, deletion=True))
     summary.add(FileResult("", "x", Action.FAILED, walk_incomplete=True))
     assert (summary.files, summary.deleted, summary.walk_incomplete) == (2, 1, 1)
+
+
+def test_count_results_gives_one_summary_also_of_nothing() -> None:
+    """A library user's pipeline learns its counts and failures as a PCollection, and one
+    that uploaded nothing (no result at all) still gets a Summary saying so."""
+    results = [
+        FileResult("a", "k/a", Action.UPLOADED, size=3, bytes_sent=3),
+        FileResult("b", "k/b", Action.SKIPPED),
+        FileResult("c", "k/c", Action.FAILED, error="NoSuchBucket"),
+    ]
+    expected = Summary(files=3, uploaded=1, skipped=1, failed=1, bytes_uploaded=3, bytes_read=3)
+    expected.failures.append({"path": "c", "key": "k/c", "error": "NoSuchBucket"})
+
+    with TestPipeline(runner=DEFAULT_RUNNER) as p:
+        some = p | "Some" >> beam.Create(results) | "CountSome" >> CountResults()
+        none = p | "None" >> beam.Create([]) | "CountNone" >> CountResults()
+        assert_that(some, equal_to([expected]), label="CheckSome")
+        assert_that(none, equal_to([Summary()]), label="CheckNone")

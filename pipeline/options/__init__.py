@@ -105,12 +105,14 @@ class UploadConfig:
         cls,
         bucket: str,
         endpoint_url: str | None = None,
-        region: str = "us-east-1",
+        region: str | None = None,
         secure: bool | None = None,
         **fields: Any,
     ) -> UploadConfig:
-        """A config for ``bucket`` at ``endpoint_url`` (AWS when None); other settings by
-        the name of their field in any group, e.g.
+        """A config for ``bucket``, whose target is found as the command line finds it
+        (``TargetOptions.resolve``): ``endpoint_url``, else AWS_ENDPOINT_URL_S3, else
+        AWS_ENDPOINT_URL, else AWS S3; the region, profile and CA bundle likewise. Other
+        settings by the name of their field in any group, e.g.
         ``UploadConfig.for_bucket("b", prefix="site/", put=PutMode.ADD, concurrency=32)``.
         """
         groups: dict[str, dict[str, Any]] = {}
@@ -127,7 +129,9 @@ class UploadConfig:
             if owner is None:
                 raise TypeError(f"no option group has a field {name!r}")
             groups.setdefault(owner, {})[name] = value
-        endpoint = resolve_endpoint(endpoint_url, region, secure, bucket)
-        target = TargetOptions(bucket=bucket, endpoint=endpoint, **groups.pop("target", {}))
+        target = TargetOptions.resolve(
+            bucket, endpoint_url=endpoint_url, region=region, secure=secure,
+            **groups.pop("target", {}),
+        )  # fmt: skip
         made = {name: owners[name](**values) for name, values in groups.items()}
         return cls(target=target, **made)

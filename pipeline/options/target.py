@@ -179,32 +179,57 @@ class TargetOptions(OptionGroup):
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, warn: bool = True) -> TargetOptions:
-        """From the parsed command line and the environment (as boto3 and the aws cli read
-        AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_CA_BUNDLE and the profile's region)."""
+        """From the parsed command line and the environment (see ``resolve``)."""
+        return cls.resolve(
+            args.bucket,
+            prefix=args.prefix,
+            endpoint_url=args.endpoint_url,
+            region=args.region,
+            secure=args.secure,
+            profile=args.profile,
+            ca_bundle=args.ca_bundle,
+            warn=warn,
+        )
+
+    @classmethod
+    def resolve(
+        cls,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        secure: bool | None = None,
+        profile: str | None = None,
+        ca_bundle: str | None = None,
+        warn: bool = True,
+    ) -> TargetOptions:
+        """The target as the command line and the library both find it: what is given,
+        else the environment, as boto3 and the aws cli read it. The endpoint is
+        ``endpoint_url``, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS S3 in
+        the region; the region ``region``, else the profile's (AWS_REGION,
+        AWS_DEFAULT_REGION, ~/.aws/config), else us-east-1; the CA bundle ``ca_bundle``,
+        else AWS_CA_BUNDLE; the profile ``profile``, else AWS_PROFILE (read where the
+        credentials are). A leading '/' of the prefix is dropped (with a warning)."""
         from pipeline.transport.credentials import default_region
 
-        region = args.region or default_region(args.profile) or "us-east-1"
-        ca_bundle = args.ca_bundle or os.environ.get("AWS_CA_BUNDLE") or None
+        region = region or default_region(profile) or "us-east-1"
+        ca_bundle = ca_bundle or os.environ.get("AWS_CA_BUNDLE") or None
         if ca_bundle is not None and not os.path.isfile(ca_bundle):
             raise UsageError(f"--ca-bundle {ca_bundle!r} is not a file")
-        endpoint_url, given_as = args.endpoint_url, "--endpoint-url"
+        given_as = "--endpoint-url"
         if endpoint_url is None:
             for variable in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
                 if os.environ.get(variable):
                     endpoint_url, given_as = os.environ[variable], variable
                     break
-        endpoint = resolve_endpoint(endpoint_url, region, args.secure, args.bucket, given_as)
-        prefix = args.prefix.lstrip("/")
-        if prefix != args.prefix and warn:
+        endpoint = resolve_endpoint(endpoint_url, region, secure, bucket, given_as)
+        stripped = prefix.lstrip("/")
+        if stripped != prefix and warn:
             _LOGGER.warning(
                 "--prefix %r: leading '/' removed, S3 keys do not start with it: using %r",
-                args.prefix,
                 prefix,
+                stripped,
             )
         return cls(
-            bucket=args.bucket,
-            endpoint=endpoint,
-            prefix=prefix,
-            profile=args.profile,
-            ca_bundle=ca_bundle,
+            bucket=bucket, endpoint=endpoint, prefix=stripped, profile=profile, ca_bundle=ca_bundle
         )
