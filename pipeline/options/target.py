@@ -210,7 +210,7 @@ class TargetOptions(OptionGroup):
         AWS_DEFAULT_REGION, ~/.aws/config), else us-east-1; the CA bundle ``ca_bundle``,
         else AWS_CA_BUNDLE; the profile ``profile``, else AWS_PROFILE (read where the
         credentials are). A leading '/' of the prefix is dropped (with a warning)."""
-        from pipeline.transport.credentials import default_region
+        from pipeline.credentials import default_region
 
         region = region or default_region(profile) or "us-east-1"
         ca_bundle = ca_bundle or os.environ.get("AWS_CA_BUNDLE") or None

@@ -11,10 +11,10 @@ import botocore.config
 import botocore.exceptions
 import botocore.session
 
+from pipeline.credentials import botocore_credentials
 from pipeline.options import Endpoint, TargetOptions
 from pipeline.s3uri import S3Uri
 from pipeline.transport.control import Control, ObjectInfo, OpenUpload, S3Error
-from pipeline.transport.credentials import botocore_credentials
 from pipeline.transport.errors import ErrorKind, classify
 
 _CONNECT_TIMEOUT_S = 10

@@ -44,6 +44,7 @@ from awscrt.s3 import (
     S3RetryMode,
 )
 
+from pipeline.credentials import botocore_credentials
 from pipeline.options import RetryMode, TargetOptions, TransportOptions
 from pipeline.records import Precondition, RemoteObject
 from pipeline.s3uri import S3Uri
@@ -58,7 +59,6 @@ from pipeline.transport.base import (
 )
 from pipeline.transport.boto import BotocoreControl
 from pipeline.transport.control import Control, S3Error
-from pipeline.transport.credentials import botocore_credentials
 from pipeline.transport.errors import ErrorKind, classify
 from pipeline.transport.listing import http_time, parse_list_page
 
