@@ -2,9 +2,10 @@
 
 The CLI opens a ``Progress`` for a run; on the local runner the walk, the transfers and
 the result counting run in this same process and report to it by the run's id: files
-found, bytes sent (as awscrt sends them, so a big multipart upload moves the bar), files
-done. While the walk is still finding files the bar says "of N+ found" rather than a
-percentage that would shrink; once the walk has ended it shows the percentage. A file
+found, bytes sent (as the transport reports them: awscrt part by part, so a big multipart
+upload moves the bar; under ``--bwlimit`` as they pass the cap), files done. While the
+walk is still finding files the bar says "of N+ found" rather than a percentage that
+would shrink; once the walk has ended it shows the percentage. A file
 not started because the run was interrupted is not done, so an interrupted run never
 shows 100%. Remote workers find no bar under the run's id; for them the client polls the
 job instead. Log lines (per-file errors) are written above the bar, not through it.

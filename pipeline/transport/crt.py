@@ -383,10 +383,10 @@ class CrtTransport(Transport):
     ) -> None:
         body: io.BufferedIOBase | None = None if request.data is None else io.BytesIO(request.data)
         if self._cap is not None:
-            try:
+            try:  # a body ended early fails: awscrt checks it against Content-Length
                 body = throttled_body(
-                    request.path, request.data, self._cap, self._stopping, end_on_stop=True
-                )  # a body ended early fails: awscrt checks it against Content-Length
+                    request.path, request.data, self._cap, self._stopping, on_progress, True
+                )
             except OSError as e:
                 on_put(PutOutcome(error=f"PUT failed: {e.strerror}", kind=ErrorKind.LOCAL))
                 return
@@ -425,7 +425,10 @@ class CrtTransport(Transport):
             checksum_config=S3ChecksumConfig(
                 algorithm=S3ChecksumAlgorithm.CRC32, location=S3ChecksumLocation.HEADER
             ),
-            **({"on_progress": on_progress} if on_progress is not None else {}),
+            # Under a cap the body reports its bytes as they pass it: awscrt's own
+            # progress then comes only when the whole body has been read, as its reads
+            # wait for the cap on the thread that would deliver that progress.
+            **({"on_progress": on_progress} if on_progress and self._cap is None else {}),
         )
 
     def copy(
