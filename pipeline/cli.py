@@ -76,12 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument(
         "--no-progress",
         action="store_true",
-        help="no live progress bar (shown on a terminal unless -q, -v or --json)",
+        help="no live progress bar (shown on a terminal unless -q, --json, --dry-run, or "
+        "-v without --log-filename)",
     )
     out.add_argument(
         "--log-filename",
         metavar="FILE",
-        help="write the log (warnings, per-file lines, -vv debug) to FILE instead of stderr",
+        help="write the log (warnings, every per-file line, failures too, -vv debug) to "
+        "FILE instead of the terminal; the summary is still printed",
     )
     out.add_argument(
         "--json",
@@ -190,10 +192,15 @@ def _configure_logging(args: argparse.Namespace) -> None:
     relay = logging.getLogger("apache_beam.runners.portability.local_job_service")
     relay.filters[:] = [_not_a_relayed_file_line]
 
-    # Per-file lines: -v/--dry-run ones on stdout (JSON with --json -v); failures on
-    # stderr, once each, above the progress bar; -q leaves only the failures.
+    # Per-file lines: with --log-filename every one to FILE alone (the printed summary
+    # lists the failures); else -v/--dry-run ones on stdout (JSON with --json -v),
+    # failures on stderr, once each, above the progress bar; -q leaves only the failures.
     files = logging.getLogger("pipeline.files")
     files.propagate = False
+    if args.log_filename:
+        files.handlers[:] = [log]
+        files.setLevel(logging.INFO)
+        return
     json_lines = args.json and args.verbose >= 1
     show_each = (args.verbose >= 1 or args.dry_run) and not args.quiet
     each = logging.StreamHandler(sys.stderr if args.json and not json_lines else sys.stdout)
@@ -203,8 +210,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
     failures.setFormatter(logging.Formatter("%(message)s"))
     failures.setLevel(logging.ERROR)
     files.handlers[:] = [failures] + ([each] if show_each else [])
-    files.handlers += [log] if args.log_filename else []
-    files.setLevel(logging.INFO if show_each or args.log_filename else logging.ERROR)
+    files.setLevel(logging.INFO if show_each else logging.ERROR)
 
 
 def _not_a_relayed_file_line(record: logging.LogRecord) -> bool:
@@ -217,8 +223,10 @@ def _not_a_relayed_file_line(record: logging.LogRecord) -> bool:
 
 
 def _show_progress(args: argparse.Namespace) -> bool:
-    """A live bar only for a person at a terminal who asked for no other output."""
-    quiet = args.quiet or args.json or args.verbose or args.dry_run or args.no_progress
+    """A live bar only for a person at a terminal who asked for no other output there
+    (the lines of -v may go to --log-filename)."""
+    per_file_here = args.verbose and not args.log_filename
+    quiet = args.quiet or args.json or per_file_here or args.dry_run or args.no_progress
     return not quiet and sys.stderr.isatty()
 
 
@@ -359,7 +367,8 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     if args.json:
         print(summary_json(summary, elapsed, config.decision.dry_run))
     elif not args.quiet:
-        print(summary_text(summary, elapsed, config.decision.dry_run, failures_shown=shown_here))
+        shown = shown_here and not args.log_filename  # else the failures are in the file
+        print(summary_text(summary, elapsed, config.decision.dry_run, failures_shown=shown))
     if summary.resume_records_elsewhere:
         print(
             f"{PROG}: warning: --resume: {summary.resume_records_elsewhere} records ignored: "
