@@ -389,6 +389,8 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     if withheld and not interrupt.requested():
         print(f"{PROG}: error: {withheld}", file=sys.stderr)
     if interrupt.requested():
+        if config.decision.delete and not config.decision.dry_run:
+            print(f"{PROG}: {_deletions_interrupted(summary)}", file=sys.stderr)
         if not args.quiet:
             print(_how_to_continue(args, summary.unwalked_shards > 0), file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -408,6 +410,17 @@ def _deletions_withheld(summary: Summary, config: UploadConfig) -> str:
         )
     return (
         f"--delete: nothing deleted: {planned}, more than --max-delete {config.decision.max_delete}"
+    )
+
+
+def _deletions_interrupted(summary: Summary) -> str:
+    """What an interrupt left of --delete's work: the batches sent before it were made,
+    none after it (nor any when it came before the walk was whole)."""
+    if not summary.deleted:
+        return "--delete: interrupted: no object was deleted"
+    return (
+        f"--delete: interrupted after deleting {summary.deleted} of the objects that no "
+        f"file maps to; {summary.deletes_withheld} more were not deleted"
     )
 
 

@@ -14,10 +14,12 @@ A key that a local file maps to is never stale, whatever the filters: they choos
 is uploaded, never what is deleted. The listing is taken before the first upload
 (``UploadShards(wait_for=...)``), so nothing this run stored can be in it, whatever key
 a server stores it under. Nothing is deleted when any result says the walk was
-incomplete (a directory, an archive or a listing that could not be read), when more
-deletions are planned than ``--max-delete`` allows, or after Ctrl-C: each planned key is
-then counted as withheld, and the command says why and exits 1. The join is per
-directory, so on a cluster no worker holds more than one directory's keys.
+incomplete (a directory, an archive or a listing that could not be read) or when more
+deletions are planned than ``--max-delete`` allows: each planned key is then counted as
+withheld, and the command says why and exits 1. After Ctrl-C no batch is deleted (those
+sent before it complete): the command says how many objects were deleted and exits 130.
+The join is per directory, so on a cluster no worker holds more than one directory's
+keys.
 """
 
 from __future__ import annotations
