@@ -408,9 +408,10 @@ def _deletions_withheld(summary: Summary, config: UploadConfig) -> str:
             "archives or listings could not be read, so what belongs under the prefix is "
             "not known"
         )
-    return (
-        f"--delete: nothing deleted: {planned}, more than --max-delete {config.decision.max_delete}"
-    )
+    guard = f"more than --max-delete {config.decision.max_delete}"
+    if config.decision.dry_run:
+        return f"--delete: a run would delete nothing: {planned}, {guard}"
+    return f"--delete: nothing deleted: {planned}, {guard} (--dry-run lists them)"
 
 
 def _deletions_interrupted(summary: Summary) -> str:

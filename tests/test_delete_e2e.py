@@ -84,6 +84,31 @@ def test_more_deletions_than_max_delete_makes_none(
 
     assert result.code == 1
     assert "nothing deleted" in result.stderr and "--max-delete 2" in result.stderr
+    assert "(--dry-run lists them)" in result.stderr
+    assert set(STALE) <= _keys(s3_client, bucket)
+
+
+def test_a_dry_run_lists_the_deletions_that_max_delete_would_withhold(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", TREE)
+    _put(s3_client, bucket, STALE)
+
+    result = run_cli(
+        "--bucket", bucket, "--prefix", "site", "--delete", "--max-delete", "2", "--dry-run",
+        str(tree),
+    )  # fmt: skip
+
+    assert result.code == 1, result.stderr
+    listed = [line for line in result.stdout.splitlines() if line.startswith("would delete")]
+    assert sorted(line.split()[2] for line in listed) == sorted(
+        f"s3://{bucket}/{key}" for key in STALE
+    )
+    assert all(line.endswith("withheld: more than --max-delete 2 planned)") for line in listed)
+    assert (
+        "--delete: a run would delete nothing: 3 objects that no file maps to, more than "
+        "--max-delete 2"
+    ) in result.stderr
     assert set(STALE) <= _keys(s3_client, bucket)
 
 
