@@ -36,11 +36,20 @@ _LOGGER = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _GC_THRESHOLD = 50_000
 
+_DESCRIPTION = """\
+Upload trees of files to S3-compatible storage in parallel, as an Apache Beam pipeline.
+
+It syncs a tree into a bucket: by default only the files whose objects are absent or
+differ are uploaded (--put, --compare), so running it again sends only what changed.
+With --delete it mirrors the tree: the objects under the prefix that no file maps to are
+deleted too (--max-delete N guards against deleting too many; --dry-run shows what a run
+would upload and delete, and changes nothing)."""
+
 _EXAMPLES = """\
 examples:
-  s3-parallel-put --bucket my-bucket --prefix site/ ./public
+  s3-parallel-put --bucket my-bucket --prefix site/ ./public    # sync
   s3-parallel-put --bucket my-bucket --put add --gzip --dry-run ./public
-  s3-parallel-put --bucket my-bucket --prefix site/ --delete --max-delete 100 ./public
+  s3-parallel-put --bucket my-bucket --prefix site/ --delete --max-delete 100 ./public  # mirror
   s3-parallel-put --bucket b --endpoint-url http://127.0.0.1:8333 'logs/*.txt'
   python -m pipeline --bucket b ./data --runner PortableRunner \\
       --job_endpoint embed --environment_type LOOPBACK
@@ -123,8 +132,7 @@ class _Version(argparse.Action):
 def help_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="Upload trees of files to S3-compatible storage in parallel, "
-        "as an Apache Beam pipeline.",
+        description=_DESCRIPTION,
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,

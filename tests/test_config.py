@@ -87,6 +87,15 @@ def test_default_runner_is_the_offline_local_one() -> None:
     assert chosen.view_as(StandardOptions).runner == "PortableRunner"
 
 
+def test_help_says_first_that_it_syncs_and_mirrors_with_delete() -> None:
+    text = cli.help_parser().format_help()
+    description = text[text.index("Upload trees") : text.index("options:")]
+
+    assert "syncs a tree" in description
+    assert "With --delete it mirrors the tree" in description
+    assert "--dry-run" in description
+
+
 def test_version_names_the_tool_beam_awscrt_and_python() -> None:
     import platform
     import subprocess
