@@ -256,6 +256,8 @@ class FakeTransport(Transport):
                 on_done(PutOutcome(error="PUT cancelled", kind=ErrorKind.CANCELLED))
                 return
             if fault is not None:
+                if on_progress is not None:
+                    on_progress(request.size)  # the body went, then the server refused it
                 on_done(PutOutcome(error=f"PUT failed: {fault.value}", kind=fault))
                 return
             if SERVER.on_put is not None:

@@ -36,11 +36,20 @@ _LOGGER = logging.getLogger(__name__)
 
 _GC_THRESHOLD = 50_000
 
+_DESCRIPTION = """\
+Upload trees of files to S3-compatible storage in parallel, as an Apache Beam pipeline.
+
+It syncs a tree into a bucket: by default only the files whose objects are absent or
+differ are uploaded (--put, --compare), so running it again sends only what changed.
+With --delete it mirrors the tree: the objects under the prefix that no file maps to are
+deleted too (--max-delete N guards against deleting too many; --dry-run shows what a run
+would upload and delete, and changes nothing)."""
+
 _EXAMPLES = """\
 examples:
-  s3-parallel-put --bucket my-bucket --prefix site/ ./public
+  s3-parallel-put --bucket my-bucket --prefix site/ ./public    # sync
   s3-parallel-put --bucket my-bucket --put add --gzip --dry-run ./public
-  s3-parallel-put --bucket my-bucket --prefix site/ --delete --max-delete 100 ./public
+  s3-parallel-put --bucket my-bucket --prefix site/ --delete --max-delete 100 ./public  # mirror
   s3-parallel-put --bucket b --endpoint-url http://127.0.0.1:8333 'logs/*.txt'
   python -m pipeline --bucket b ./data --runner PortableRunner \\
       --job_endpoint embed --environment_type LOOPBACK
@@ -76,12 +85,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument(
         "--no-progress",
         action="store_true",
-        help="no live progress bar (shown on a terminal unless -q, -v or --json)",
+        help="no live progress bar (shown on a terminal unless -q, --json, --dry-run, or "
+        "-v without --log-filename)",
     )
     out.add_argument(
         "--log-filename",
         metavar="FILE",
-        help="write the log (warnings, per-file lines, -vv debug) to FILE instead of stderr",
+        help="write the log (warnings, every per-file line, failures too, -vv debug) to "
+        "FILE instead of the terminal; the summary is still printed",
     )
     out.add_argument(
         "--json",
@@ -121,8 +132,7 @@ class _Version(argparse.Action):
 def help_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="Upload trees of files to S3-compatible storage in parallel, "
-        "as an Apache Beam pipeline.",
+        description=_DESCRIPTION,
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
@@ -190,10 +200,15 @@ def _configure_logging(args: argparse.Namespace) -> None:
     relay = logging.getLogger("apache_beam.runners.portability.local_job_service")
     relay.filters[:] = [_not_a_relayed_file_line]
 
-    # Per-file lines: -v/--dry-run ones on stdout (JSON with --json -v); failures on
-    # stderr, once each, above the progress bar; -q leaves only the failures.
+    # Per-file lines: with --log-filename every one to FILE alone (the printed summary
+    # lists the failures); else -v/--dry-run ones on stdout (JSON with --json -v),
+    # failures on stderr, once each, above the progress bar; -q leaves only the failures.
     files = logging.getLogger("pipeline.files")
     files.propagate = False
+    if args.log_filename:
+        files.handlers[:] = [log]
+        files.setLevel(logging.INFO)
+        return
     json_lines = args.json and args.verbose >= 1
     show_each = (args.verbose >= 1 or args.dry_run) and not args.quiet
     each = logging.StreamHandler(sys.stderr if args.json and not json_lines else sys.stdout)
@@ -203,8 +218,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
     failures.setFormatter(logging.Formatter("%(message)s"))
     failures.setLevel(logging.ERROR)
     files.handlers[:] = [failures] + ([each] if show_each else [])
-    files.handlers += [log] if args.log_filename else []
-    files.setLevel(logging.INFO if show_each or args.log_filename else logging.ERROR)
+    files.setLevel(logging.INFO if show_each else logging.ERROR)
 
 
 def _not_a_relayed_file_line(record: logging.LogRecord) -> bool:
@@ -217,8 +231,10 @@ def _not_a_relayed_file_line(record: logging.LogRecord) -> bool:
 
 
 def _show_progress(args: argparse.Namespace) -> bool:
-    """A live bar only for a person at a terminal who asked for no other output."""
-    quiet = args.quiet or args.json or args.verbose or args.dry_run or args.no_progress
+    """A live bar only for a person at a terminal who asked for no other output there
+    (the lines of -v may go to --log-filename)."""
+    per_file_here = args.verbose and not args.log_filename
+    quiet = args.quiet or args.json or per_file_here or args.dry_run or args.no_progress
     return not quiet and sys.stderr.isatty()
 
 
@@ -353,7 +369,8 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     if args.json:
         print(summary_json(summary, elapsed, config.decision.dry_run))
     elif not args.quiet:
-        print(summary_text(summary, elapsed, config.decision.dry_run, failures_shown=shown_here))
+        shown = shown_here and not args.log_filename  # else the failures are in the file
+        print(summary_text(summary, elapsed, config.decision.dry_run, failures_shown=shown))
     if summary.resume_records_elsewhere:
         print(
             f"{PROG}: warning: --resume: {summary.resume_records_elsewhere} records ignored: "
@@ -374,6 +391,8 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     if withheld and not interrupt.requested():
         print(f"{PROG}: error: {withheld}", file=sys.stderr)
     if interrupt.requested():
+        if config.decision.delete and not config.decision.dry_run:
+            print(f"{PROG}: {_deletions_interrupted(summary)}", file=sys.stderr)
         if not args.quiet:
             print(_how_to_continue(args, summary.unwalked_shards > 0), file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -391,8 +410,20 @@ def _deletions_withheld(summary: Summary, config: UploadConfig) -> str:
             "archives or listings could not be read, so what belongs under the prefix is "
             "not known"
         )
+    guard = f"more than --max-delete {config.decision.max_delete}"
+    if config.decision.dry_run:
+        return f"--delete: a run would delete nothing: {planned}, {guard}"
+    return f"--delete: nothing deleted: {planned}, {guard} (--dry-run lists them)"
+
+
+def _deletions_interrupted(summary: Summary) -> str:
+    """What an interrupt left of --delete's work: the batches sent before it were made,
+    none after it (nor any when it came before the walk was whole)."""
+    if not summary.deleted:
+        return "--delete: interrupted: no object was deleted"
     return (
-        f"--delete: nothing deleted: {planned}, more than --max-delete {config.decision.max_delete}"
+        f"--delete: interrupted after deleting {summary.deleted} of the objects that no "
+        f"file maps to; {summary.deletes_withheld} more were not deleted"
     )
 
 

@@ -25,6 +25,7 @@ class Counter(enum.Enum):
     FILES_NOT_STARTED = "files_not_started"
     FILES_DELETED = "files_deleted"
     FILES_WOULD_DELETE = "files_would_delete"
+    FILES_WITHHELD = "files_withheld"  # deletions --max-delete held back (listed by --dry-run)
     DELETES_PLANNED = "deletes_planned"
     DELETES_WITHHELD = "deletes_withheld"
     WALK_INCOMPLETE = "walk_incomplete"

@@ -8,16 +8,20 @@ the picture of the tree is whole.
              (directory, key)
     ──JoinByDirectory (CoGroupByKey)──> stale keys ──BatchElements (≤ 1,000)──>
     ──DeleteBatches [side inputs: results that left the walk incomplete, deletions
-                     planned]──> FileResult (deleted, would_delete, failed)
+                     planned]──> FileResult (deleted, would_delete, withheld, failed)
 
 A key that a local file maps to is never stale, whatever the filters: they choose what
 is uploaded, never what is deleted. The listing is taken before the first upload
 (``UploadShards(wait_for=...)``), so nothing this run stored can be in it, whatever key
 a server stores it under. Nothing is deleted when any result says the walk was
-incomplete (a directory, an archive or a listing that could not be read), when more
-deletions are planned than ``--max-delete`` allows, or after Ctrl-C: each planned key is
-then counted as withheld, and the command says why and exits 1. The join is per
-directory, so on a cluster no worker holds more than one directory's keys.
+incomplete (a directory, an archive or a listing that could not be read) or when more
+deletions are planned than ``--max-delete`` allows: each planned key is then counted as
+withheld, and the command says why and exits 1 (a dry run lists the keys that
+``--max-delete`` withholds, as ``withheld`` results, so one sees what trips it). After
+Ctrl-C no batch is deleted (those sent before it complete): the command says how many
+objects were deleted and exits 130.
+The join is per directory, so on a cluster no worker holds more than one directory's
+keys.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from pipeline.transport.control import S3Error
 
 DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 _LISTING_FAILED = "listing_failed"
+_STALE = "no local file maps to it"
 
 
 def list_prefix(prefix: str) -> str:
@@ -108,12 +113,19 @@ class _DeleteBatchesFn(beam.DoFn):  # type: ignore[misc]
 
     def process(self, keys: list[str], incomplete: int, planned: int) -> Iterator[FileResult]:
         self._planned.inc(len(keys))
-        limit = self._decision.max_delete
-        if incomplete or (limit is not None and planned > limit) or interrupt.requested():
+        limit, dry_run = self._decision.max_delete, self._decision.dry_run
+        too_many = limit is not None and planned > limit
+        if incomplete or interrupt.requested() or (too_many and not dry_run):
             self._withheld.inc(len(keys))
             return
         bucket = self._target.bucket
-        if self._decision.dry_run:
+        if too_many:  # a dry run lists them, so that one sees what trips the guard
+            self._withheld.inc(len(keys))
+            reason = f"{_STALE}; withheld: more than --max-delete {limit} planned"
+            for key in keys:
+                yield self._result(key, Action.WITHHELD, reason=reason)
+            return
+        if dry_run:
             for key in keys:
                 yield self._result(key, Action.WOULD_DELETE)
             return
@@ -127,10 +139,10 @@ class _DeleteBatchesFn(beam.DoFn):  # type: ignore[misc]
             else:
                 yield self._result(key, Action.DELETED)
 
-    def _result(self, key: str, action: Action, **fields: Any) -> FileResult:
+    def _result(self, key: str, action: Action, reason: str = _STALE, **fields: Any) -> FileResult:
         return FileResult(
             path=f"s3://{self._target.bucket}/{key}", key=key, action=action, deletion=True,
-            reason="no local file maps to it", **fields,
+            reason=reason, **fields,
         )  # fmt: skip
 
     def teardown(self) -> None:

@@ -231,7 +231,7 @@ class _ObserveResultsFn(beam.DoFn):  # type: ignore[misc]
                 FILES_LOGGER.info("would upload %s -> %s (%s)", path, target, result.reason)
             elif result.action is Action.DELETED:
                 FILES_LOGGER.info("delete %s (%s)", target, result.reason)
-            elif result.action is Action.WOULD_DELETE:
+            elif result.action in (Action.WOULD_DELETE, Action.WITHHELD):
                 FILES_LOGGER.info("would delete %s (%s)", target, result.reason)
             elif result.action is Action.NOT_STARTED:
                 FILES_LOGGER.info("not started %s (%s)", path, result.reason)

@@ -2,9 +2,14 @@
 
 The CLI opens a ``Progress`` for a run; on the local runner the walk, the transfers and
 the result counting run in this same process and report to it by the run's id: files
-found, bytes sent (as awscrt sends them, so a big multipart upload moves the bar), files
-done. While the walk is still finding files the bar says "of N+ found" rather than a
-percentage that would shrink; once the walk has ended it shows the percentage. A file
+found, bytes sent (as the transport reports them: awscrt part by part, so a big multipart
+upload moves the bar; under ``--bwlimit`` as they pass the cap), files done. The bytes
+are those the summary counts, the bodies of the uploads that landed, plus, while the run
+goes, what the uploads on their way have sent so far: an attempt that fails or is
+cancelled takes its bytes back (``Transfer``), so the bar ends on the summary's number,
+after Ctrl-C too. While the walk is still finding files the bar says "of N+ found"
+rather than a percentage that would shrink; once the walk has ended it shows the
+percentage. A file
 not started because the run was interrupted is not done, so an interrupted run never
 shows 100%. Remote workers find no bar under the run's id; for them the client polls the
 job instead. Log lines (per-file errors) are written above the bar, not through it.
@@ -63,6 +68,7 @@ class Progress:
         self._stop.set()
         self._ticker.join(2 * _TICK_S)
         with self._lock:
+            self._show()
             self._bar.close()
 
     def _tick(self) -> None:
@@ -96,19 +102,22 @@ class Progress:
             self._bar.total = max(self._found, self._bar.n)
             self._show()
 
-    def sent(self, size: int) -> None:
-        """Bytes that a transfer has just sent (called on transport threads)."""
+    def transfer(self) -> Transfer:
+        """The account of one upload's bytes on the bar."""
+        return Transfer(self)
+
+    def _count_sent(self, transfer: Transfer, size: int) -> None:
         with self._lock:
+            transfer.counted += size
             self._bytes_sent += size
 
     def finished(self, result: FileResult) -> None:
-        if result.action is Action.NOT_STARTED:
-            return
         with self._lock:
             if result.action is Action.FAILED:
                 self._failed += 1
-            self._show()
-            self._bar.update(1)
+            self._show()  # an upload not started may have taken its bytes back
+            if result.action is not Action.NOT_STARTED:
+                self._bar.update(1)
 
     def show_counts(self, counters: dict[str, int]) -> None:
         """Counts of a job that runs elsewhere, from its Beam counters so far."""
@@ -130,6 +139,24 @@ class Progress:
         """A line above the bar."""
         with self._lock:
             self._bar.write(line, file=self._stream)
+
+
+class Transfer:
+    """The bytes that one upload has put on the bar: those its transport reports as sent,
+    until its attempt ends; then what it keeps there (``settle``)."""
+
+    def __init__(self, bar: Progress) -> None:
+        self._bar = bar
+        self.counted = 0
+
+    def sent(self, size: int) -> None:
+        """Bytes that the transfer has just sent (called on transport threads)."""
+        self._bar._count_sent(self, size)
+
+    def settle(self, kept: int) -> None:
+        """The attempt has ended: the upload now counts ``kept`` bytes (the body of an
+        upload that landed; 0 for one that failed, was cancelled, or is sent again)."""
+        self._bar._count_sent(self, kept - self.counted)
 
 
 def for_run(run_id: str) -> Progress | None:

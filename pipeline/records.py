@@ -82,6 +82,7 @@ class Action(enum.Enum):
     NOT_STARTED = "not_started"  # interrupted before it was uploaded (nothing stored)
     DELETED = "deleted"  # --delete: an object no local file maps to
     WOULD_DELETE = "would_delete"  # --delete --dry-run
+    WITHHELD = "withheld"  # --delete --dry-run: a deletion that --max-delete would withhold
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ class Summary:
     failures: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, result: FileResult) -> None:
+        """Count ``result`` (a ``withheld`` one is counted by the deletion step, with the
+        deletions withheld that have no result)."""
         self.files += 0 if result.deletion else 1
         self.retries += result.retries
         self.walk_incomplete += int(result.walk_incomplete)
@@ -82,7 +84,7 @@ class Summary:
             self.would_upload += 1
         elif result.action is Action.NOT_STARTED:
             self.not_started += 1
-        else:
+        elif result.action is Action.FAILED:
             self.failed += 1
             if len(self.failures) < MAX_LISTED_FAILURES:
                 self.failures.append(

@@ -51,6 +51,7 @@ class _Upload:
     started_wall: float = field(default_factory=time.time)
     attempt: int = 0
     precondition: Precondition | None = None  # what the last attempt was sent with
+    sent: progress.Transfer | None = None  # its bytes on the progress bar, if one is shown
 
 
 def _change_since_walk(file: LocalFile) -> str:
@@ -176,7 +177,9 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         held = min(upload.request.size, self._options.multipart_threshold)
         request = dataclasses.replace(upload.request, precondition=precondition)
         bar = progress.for_run(self._run_id)
-        sent = bar.sent if bar is not None else None
+        if upload.sent is None and bar is not None:
+            upload.sent = bar.transfer()
+        sent = upload.sent.sent if upload.sent is not None else None
         yield from self.submit(
             upload, lambda done: self.transport().put(request, done, sent), size=held
         )
@@ -225,17 +228,26 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
             and upload.attempt < self._options.retries
             and not interrupt.requested()
         )
-        if retry:
-            upload.attempt += 1
-            return self._send(upload)
         unconditional = (
             outcome.kind is ErrorKind.NOT_IMPLEMENTED
             and upload.precondition is not None
             and not interrupt.requested()
         )
-        if unconditional:  # not a retry: the server never took the write
-            self._stop_conditions(outcome.error)
+        if retry or unconditional:
+            if upload.sent is not None:
+                upload.sent.settle(0)  # the next attempt sends the body again
+            if retry:
+                upload.attempt += 1
+            else:  # not a retry: the server never took the write
+                self._stop_conditions(outcome.error)
             return self._send(upload)
+        result = self._result(upload, outcome)
+        if upload.sent is not None:
+            upload.sent.settle(result.bytes_sent)
+        return [result]
+
+    def _result(self, upload: _Upload, outcome: PutOutcome) -> FileResult:
+        """What the upload's last attempt came to."""
         if outcome.kind is ErrorKind.PRECONDITION and (etag := self._landed(upload)):
             outcome = PutOutcome(etag=etag)
         if upload.cleanup is not None:
@@ -250,9 +262,9 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         change = _change_since_walk(file)
         if interrupt.requested() and outcome.cancelled:
             reason = "interrupted; the upload was aborted"
-            return [FileResult.of(file, Action.NOT_STARTED, reason=reason, seconds=seconds)]
+            return FileResult.of(file, Action.NOT_STARTED, reason=reason, seconds=seconds)
         if outcome.kind is ErrorKind.PRECONDITION:
-            return [_overtaken(upload, self._decision.put, seconds)]
+            return _overtaken(upload, self._decision.put, seconds)
         if outcome.error and upload.request is not None and upload.request.path is not None:
             # A file that could not be read is a local error, whatever the transport said.
             unreadable = read_error(upload.request.path)
@@ -265,19 +277,15 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
             outcome = dataclasses.replace(outcome, error=misplaced) if misplaced else outcome
         if outcome.error or change:
             error = "; ".join(part for part in (change, outcome.error) if part)
-            return [
-                FileResult.of(
-                    file, Action.FAILED, error=error, seconds=seconds, retries=upload.attempt
-                )
-            ]
-        return [
-            FileResult.of(
-                file,
-                Action.UPLOADED,
-                bytes_sent=upload.request.size if upload.request else 0,
-                reason=upload.plan.reason,
-                etag=outcome.etag,
-                seconds=seconds,
-                retries=upload.attempt,
+            return FileResult.of(
+                file, Action.FAILED, error=error, seconds=seconds, retries=upload.attempt
             )
-        ]
+        return FileResult.of(
+            file,
+            Action.UPLOADED,
+            bytes_sent=upload.request.size if upload.request else 0,
+            reason=upload.plan.reason,
+            etag=outcome.etag,
+            seconds=seconds,
+            retries=upload.attempt,
+        )

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,13 +190,14 @@ def run_on_terminal(
     args: list[str],
     env: dict[str, str],
     timeout: float = CLI_TIMEOUT_S,
-    interrupt_when: Any = None,
+    interrupt_when: Callable[[str], bool] | None = None,
 ) -> tuple[int, str, str]:
     """Run the CLI with stderr on a pseudo-terminal (so it shows its progress bar);
     returns the exit code, stdout, and everything the terminal received.
 
-    ``interrupt_when``: a condition polled (for at most ``timeout``) after the start;
-    once it holds, the CLI gets a SIGINT, as from Ctrl-C.
+    ``interrupt_when``: a condition on what the terminal received so far, polled (for at
+    most ``timeout``) after the start; once it holds, the CLI gets a SIGINT, as from
+    Ctrl-C.
     """
     import fcntl
     import pty
@@ -229,7 +230,7 @@ def run_on_terminal(
         deadline = time.monotonic() + timeout
         while interrupt_when is not None and proc.poll() is None:
             assert time.monotonic() < deadline, "the condition to interrupt never held"
-            if interrupt_when():
+            if interrupt_when(screen.decode(errors="replace")):
                 proc.send_signal(signal.SIGINT)
                 break
             time.sleep(0.05)

@@ -1,6 +1,7 @@
 """End to end: --bwlimit caps a worker's upload rate, on both transports, against the real
 server: the time a capped upload takes, the bytes it stores (single PUTs, multipart,
-gzipped and in-memory bodies), --timeout under the cap, and Ctrl-C while capped."""
+gzipped and in-memory bodies), the progress bar while capped, --timeout under the cap,
+and Ctrl-C while capped."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import gzip
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 
 from devsupport.locals3 import LocalS3
-from tests.conftest import REPO, bucket_objects, make_tree
+from tests.conftest import REPO, bucket_objects, make_tree, run_on_terminal
 
 MIB = 1024 * 1024
 _WAIT_S = 60.0
@@ -47,6 +49,33 @@ def test_a_capped_upload_keeps_to_the_rate(
     (line,) = _report(report)
     # 20 MiB at 4 MiB/s: 5 s, from the start of the upload to its end.
     assert 4.0 <= line["seconds"] <= 6.0, line
+
+
+@pytest.mark.parametrize("transport", ["crt", "boto3"])
+def test_the_bar_moves_with_the_bytes_of_a_capped_upload(
+    s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path, transport: str
+) -> None:
+    # 6 MiB at 1 MiB/s: the bar ticks every 0.5 s through the 6 s the cap takes.
+    data = os.urandom(6 * MIB)
+    src = make_tree(tmp_path / "src", {"big.bin": data})
+
+    code, _, screen = run_on_terminal(
+        ["--endpoint-url", s3_server.endpoint_url, "--bucket", bucket, "--transport", transport,
+         "--bwlimit", "1M", "--multipart-threshold", "5MiB", "--multipart-chunksize", "5MiB",
+         str(src)],
+        s3_server.env(),
+    )  # fmt: skip
+
+    assert code == 0, screen[-2000:]
+    assert bucket_objects(s3_client, bucket) == {"big.bin": data}
+    shown = re.split(r"[\r\n]", screen)
+    in_flight = [re.search(r" 0/1 .* ([\d.]+) MiB sent, ([\d.]+) MiB/s", text) for text in shown]
+    moving = {
+        float(sent) for sent, rate in (found.groups() for found in in_flight if found)
+        if 0 < float(sent) < 6 and float(rate) > 0
+    }  # fmt: skip
+    assert len(moving) >= 3, screen[-2000:]  # bytes and a rate while the file is on its way
+    assert any(re.search(r" 1/1 .* 6\.0 MiB sent", text) for text in shown), screen[-2000:]
 
 
 @pytest.mark.parametrize("transport", ["crt", "boto3"])

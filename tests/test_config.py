@@ -157,6 +157,28 @@ def test_default_runner_is_the_offline_local_one() -> None:
     assert chosen.view_as(StandardOptions).runner == "PortableRunner"
 
 
+def test_help_says_first_that_it_syncs_and_mirrors_with_delete() -> None:
+    text = cli.help_parser().format_help()
+    description = text[text.index("Upload trees") : text.index("options:")]
+
+    assert "syncs a tree" in description
+    assert "With --delete it mirrors the tree" in description
+    assert "--dry-run" in description
+
+
+@pytest.mark.parametrize(
+    ("options", "shown"),
+    [([], True), (["-v"], False), (["-v", "--log-filename", "run.log"], True), (["-q"], False)],
+)
+def test_the_bar_shows_unless_other_output_goes_to_the_terminal(
+    monkeypatch: pytest.MonkeyPatch, options: list[str], shown: bool
+) -> None:
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    args, _ = cli.parse(["--bucket", "b", *options, "src"])
+
+    assert cli._show_progress(args) is shown
+
+
 def test_version_names_the_tool_beam_awscrt_and_python() -> None:
     import platform
     import subprocess

@@ -1,22 +1,29 @@
 """--delete against the real server: stale objects go, the rest stays, each deletion is a
-report line, and the guards (an unreadable directory, --max-delete, refused options)
-delete nothing."""
+report line, the guards (an unreadable directory, --max-delete, refused options) delete
+nothing, and Ctrl-C says what it left deleted."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devsupport.faultproxy import FaultProxy, FaultRules
 from devsupport.locals3 import LocalS3
-from tests.conftest import make_tree, run_without_root_powers
+from tests.conftest import REPO, make_tree, run_without_root_powers
 
 TREE = {"index.html": b"<p>", "css/site.css": b"p{}", "img/a.png": b"png"}
 STALE = ["site/old.html", "site/css/old.css", "site/gone/deep/x.bin"]
 OUTSIDE = ["other/x.txt", "site-two/y.txt"]
+_WAIT_S = 60.0
 
 
 def _put(s3_client: Any, bucket: str, keys: list[str]) -> None:
@@ -77,6 +84,31 @@ def test_more_deletions_than_max_delete_makes_none(
 
     assert result.code == 1
     assert "nothing deleted" in result.stderr and "--max-delete 2" in result.stderr
+    assert "(--dry-run lists them)" in result.stderr
+    assert set(STALE) <= _keys(s3_client, bucket)
+
+
+def test_a_dry_run_lists_the_deletions_that_max_delete_would_withhold(
+    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", TREE)
+    _put(s3_client, bucket, STALE)
+
+    result = run_cli(
+        "--bucket", bucket, "--prefix", "site", "--delete", "--max-delete", "2", "--dry-run",
+        str(tree),
+    )  # fmt: skip
+
+    assert result.code == 1, result.stderr
+    listed = [line for line in result.stdout.splitlines() if line.startswith("would delete")]
+    assert sorted(line.split()[2] for line in listed) == sorted(
+        f"s3://{bucket}/{key}" for key in STALE
+    )
+    assert all(line.endswith("withheld: more than --max-delete 2 planned)") for line in listed)
+    assert (
+        "--delete: a run would delete nothing: 3 objects that no file maps to, more than "
+        "--max-delete 2"
+    ) in result.stderr
     assert set(STALE) <= _keys(s3_client, bucket)
 
 
@@ -255,3 +287,90 @@ def test_a_dry_run_shows_a_name_that_would_land_on_another_object_fail(
     assert (result.summary["failed"], result.summary["would_upload"]) == (1, 1)
     assert "'site/x\\\\y' as 'site/x/y'" in result.stderr
     assert _keys(s3_client, bucket) == {"site/x/y"}
+
+
+def _interrupted_while_held(
+    s3_server: LocalS3, bucket: str, tree: Path, held: Callable[[str, str], bool]
+) -> tuple[int, str]:
+    """--delete of ``tree`` into the prefix 'site' through a proxy that holds the first
+    request for which ``held(method, target)`` is true; Ctrl-C while it is held, and once
+    the command has said it was interrupted, the request goes on. The exit code and
+    stderr."""
+    holding, release, interrupted = threading.Event(), threading.Event(), threading.Event()
+
+    def before_forward(method: str, target: str) -> None:
+        if not holding.is_set() and held(method, target):
+            holding.set()
+            release.wait(_WAIT_S)
+
+    with FaultProxy(s3_server.port, FaultRules()) as proxy:
+        proxy.before_forward = before_forward
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "--endpoint-url", proxy.endpoint_url,
+             "--bucket", bucket, "--prefix", "site", "--delete", str(tree)],
+            env=s3_server.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True, cwd=REPO,
+        )  # fmt: skip
+        said: list[str] = []
+
+        def read_stderr() -> None:
+            assert cli.stderr is not None
+            for line in cli.stderr:
+                said.append(line)
+                if "interrupted" in line:
+                    interrupted.set()
+
+        reader = threading.Thread(target=read_stderr, daemon=True)
+        reader.start()
+        try:
+            assert holding.wait(_WAIT_S), "the request to hold was never sent"
+            cli.send_signal(signal.SIGINT)
+            assert interrupted.wait(_WAIT_S), "".join(said)
+            release.set()
+            cli.wait(_WAIT_S)
+        finally:
+            release.set()
+            if cli.poll() is None:
+                cli.kill()
+                cli.wait(_WAIT_S)
+            reader.join(_WAIT_S)
+    return cli.returncode, "".join(said)
+
+
+def test_ctrl_c_while_deleting_says_how_many_were_deleted_and_exits_130(
+    s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", TREE)
+    stale = [f"site/old/{i:02}.txt" for i in range(30)]
+    _put(s3_client, bucket, stale)
+
+    def deleting(method: str, target: str) -> bool:
+        return method == "POST" and target.endswith("?delete")  # a DeleteObjects batch
+
+    code, stderr = _interrupted_while_held(s3_server, bucket, tree, deleting)
+
+    assert code == 130, stderr
+    left = sorted(_keys(s3_client, bucket) & set(stale))
+    deleted = len(stale) - len(left)
+    assert 0 < deleted < len(stale)  # the batch held when Ctrl-C came, and no other
+    said = (
+        f"--delete: interrupted after deleting {deleted} of the objects that no file maps "
+        f"to; {len(left)} more were not deleted"
+    )
+    assert said in stderr
+    assert "Traceback" not in stderr
+
+
+def test_ctrl_c_before_deleting_says_nothing_was_deleted_and_exits_130(
+    s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "src", TREE)
+    _put(s3_client, bucket, STALE)
+
+    code, stderr = _interrupted_while_held(
+        s3_server, bucket, tree, lambda method, _: method == "PUT"
+    )
+
+    assert code == 130, stderr
+    assert "--delete: interrupted: no object was deleted" in stderr
+    assert set(STALE) <= _keys(s3_client, bucket)

@@ -103,6 +103,19 @@ def test_more_than_max_delete_planned_means_none(tmp_path: Path) -> None:
     assert _sync(tmp_path, tree, max_delete=3)["deleted"] == 3
 
 
+def test_a_dry_run_over_max_delete_counts_its_listed_deletions_as_withheld(
+    tmp_path: Path,
+) -> None:
+    tree = make_tree(tmp_path / "t", {"a.txt": b"a"})
+    _bucket("site/1", "site/2", "site/3")
+
+    summary = _sync(tmp_path, tree, max_delete=2, dry_run=True)
+
+    counts = ("would_delete", "deleted", "failed", "files")
+    assert tuple(summary[name] for name in counts) == (0, 0, 0, 1)
+    assert SERVER.count("delete_objects") == 0
+
+
 def test_a_dry_run_lists_what_would_be_deleted(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "t", {"a.txt": b"a"})
     _bucket("site/gone.txt")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,10 +161,89 @@ def test_an_interrupted_run_never_shows_100_percent(
             ["--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--concurrency", "4",
              str(tree)],
             s3_server.env(),
-            interrupt_when=lambda: proxy.stats["stall"] >= 12,
+            interrupt_when=lambda _: proxy.stats["stall"] >= 12,
         )  # fmt: skip
 
     assert code == 130, screen[-2000:]
     assert "100%" not in screen
     assert "not started" in stdout.splitlines()[0]
     assert "To continue" in screen
+
+
+def _holding_parts_after_the_first(release: threading.Event) -> Any:
+    """A proxy hook that holds every part but the first of a multipart upload until
+    ``release`` is set."""
+
+    def before_forward(method: str, target: str) -> None:
+        part = re.search(r"[?&]partNumber=(\d+)", target)
+        if method == "PUT" and part and part.group(1) != "1":
+            release.wait(60)
+
+    return before_forward
+
+
+def _mib_sent(screen: str, files: str) -> list[float]:
+    """The MiB sent that the bar showed with ``files`` ('0/1') done, in order."""
+    shown = (
+        re.search(rf" {files} .* ([\d,.]+) MiB sent", text) for text in re.split(r"[\r\n]", screen)
+    )
+    return [float(found.group(1).replace(",", "")) for found in shown if found]
+
+
+def test_the_bar_shows_the_bytes_of_a_boto3_multipart_upload_on_its_way(
+    s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path
+) -> None:
+    # s3transfer reports a part's bytes as they go. (awscrt reports whole parts, and only
+    # once its client has other work, so a held part keeps them back.)
+    data = os.urandom(15 * 1024 * 1024)  # three parts of 5 MiB
+    tree = make_tree(tmp_path / "src", {"big.bin": data})
+    release = threading.Event()
+
+    def released_once_shown(screen: str) -> bool:
+        if any(_mib_sent(screen, "0/1")):
+            release.set()  # the bar moved while parts were held: let them go
+        return False
+
+    with FaultProxy(s3_server.port, FaultRules()) as proxy:
+        proxy.before_forward = _holding_parts_after_the_first(release)
+        try:
+            code, _, screen = run_on_terminal(
+                ["--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--transport",
+                 "boto3", "--multipart-threshold", "5MiB", "--multipart-chunksize", "5MiB",
+                 str(tree)],
+                s3_server.env(),
+                timeout=60,
+                interrupt_when=released_once_shown,
+            )  # fmt: skip
+        finally:
+            release.set()
+
+    assert code == 0, screen[-2000:]
+    assert bucket_objects(s3_client, bucket) == {"big.bin": data}
+    assert max(_mib_sent(screen, "0/1")) > 0, screen[-2000:]
+    assert _mib_sent(screen, "1/1")[-1] == 15.0
+
+
+@pytest.mark.parametrize("transport", ["crt", "boto3"])
+def test_after_ctrl_c_the_bar_claims_no_bytes_that_the_summary_does_not(
+    s3_server: LocalS3, s3_client: Any, bucket: str, tmp_path: Path, transport: str
+) -> None:
+    # At 1 MiB/s the three 5 MiB parts take 15 s: Ctrl-C once the bar shows bytes sent.
+    tree = make_tree(tmp_path / "src", {"big.bin": os.urandom(15 * 1024 * 1024)})
+
+    code, stdout, screen = run_on_terminal(
+        ["--bucket", bucket, "--endpoint-url", s3_server.endpoint_url, "--transport", transport,
+         "--bwlimit", "1M", "--multipart-threshold", "5MiB", "--multipart-chunksize", "5MiB",
+         str(tree)],
+        s3_server.env(),
+        timeout=60,
+        interrupt_when=lambda screen: any(_mib_sent(screen, "0/1")),
+    )  # fmt: skip
+
+    assert code == 130, screen[-2000:]
+    assert "0 B sent in" in stdout  # the upload was aborted: nothing of it is stored
+    sent = _mib_sent(screen, "0/1")
+    assert max(sent) > 0, sent
+    assert sent[-1] == 0.0, screen[-2000:]  # the bar took those bytes back, as the summary
+    assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert bucket_objects(s3_client, bucket) == {}

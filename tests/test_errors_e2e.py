@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devsupport.locals3 import LocalS3
-from tests.conftest import bucket_objects, make_tree
+from tests.conftest import REPO, CliResult, bucket_objects, make_tree
 
 
 @pytest.fixture
@@ -50,6 +54,46 @@ def test_unreachable_endpoint(run_cli: Any, tree: Path, s3_server: LocalS3) -> N
             endpoint=False,
         )  # fmt: skip
     assert_usage_error(result, "cannot reach", f"127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("transport", ["crt", "boto3"])
+def test_a_silent_endpoint_is_given_up_on_with_one_line(
+    tree: Path, s3_server: LocalS3, transport: str
+) -> None:
+    # A server that accepts connections and never answers: the bucket check gives up
+    # after PREFLIGHT_TIMEOUT_S (10 s, retries included), which its message names; it
+    # used to wait for minutes, which the 40 s bound on the command catches.
+    held: list[socket.socket] = []
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        port = sock.getsockname()[1]
+
+        def accept() -> None:
+            with contextlib.suppress(OSError):  # the socket closed: the test is over
+                while True:
+                    held.append(sock.accept()[0])
+
+        acceptor = threading.Thread(target=accept, daemon=True)
+        acceptor.start()
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "pipeline", "--bucket", "bkt", "--endpoint-url",
+                 f"http://127.0.0.1:{port}", "--transport", transport, str(tree)],
+                env=s3_server.env(), capture_output=True, text=True, timeout=40,
+                stdin=subprocess.DEVNULL, cwd=REPO,
+            )  # fmt: skip
+        finally:
+            sock.shutdown(socket.SHUT_RDWR)
+            for conn in held:
+                conn.close()
+    acceptor.join(5)
+
+    assert held, "the tool never connected"
+    result = CliResult(proc.returncode, proc.stdout, proc.stderr)
+    assert_usage_error(
+        result, f"cannot reach http://127.0.0.1:{port}: HEAD bucket bkt: no answer within 10 s"
+    )
 
 
 def test_wrong_credentials(

@@ -202,6 +202,28 @@ def test_log_filename_gets_the_log(run_cli: Any, bucket: str, tree: Path, tmp_pa
     assert "upload " in text and "a.txt" in text
 
 
+def test_log_filename_takes_the_per_file_lines_instead_of_the_terminal(
+    run_cli: Any, bucket: str, tree: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "run.log"
+    other = make_tree(tmp_path / "other", {"a.txt": b"another a"})  # the same key as tree's
+
+    result = run_cli(
+        "--bucket", bucket, "--log-filename", str(log), "-v", str(tree), str(other)
+    )  # fmt: skip
+
+    assert result.code == 1, result.stderr
+    assert result.stderr == ""
+    clash = f"failed: {other}/a.txt: "
+    assert result.stdout.splitlines()[0].startswith(f"{len(TREE) + 1} files: {len(TREE)} uploaded")
+    assert result.stdout.splitlines()[2].startswith(f"  {clash}")  # the summary lists it
+    assert len(result.stdout.splitlines()) == 3
+    text = log.read_text()
+    for name in TREE:
+        assert f"upload {tree}/{name} -> s3://{bucket}/{name} (new)" in text
+    assert clash in text
+
+
 def test_follow_symlinks_walks_linked_directories_once(
     run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
 ) -> None:

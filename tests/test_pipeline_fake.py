@@ -5,6 +5,7 @@ change detection, and the control plane; fast, and without a server."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -20,6 +21,7 @@ from devsupport.fakes3 import SERVER, FakeControl, FakeObject, FakeTransport, ob
 from pipeline import Action, UploadConfig, UploadSources
 from pipeline.errors import UsageError
 from pipeline.options import CompareMode, PutMode, TransportOptions, WalkKind
+from pipeline.progress import Progress
 from pipeline.records import Precondition
 from pipeline.report import stage_in
 from pipeline.resume import resume_files
@@ -134,6 +136,22 @@ def test_a_damaged_body_is_sent_again_and_a_refusal_is_not(tmp_path: Path) -> No
     SERVER.fail("put", "damaged.txt", ErrorKind.DAMAGED, ErrorKind.DAMAGED)
     again = _run(_config(put=PutMode.STUPID, retries=3), [str(tree / "damaged.txt")])
     assert again == [("damaged.txt", Action.UPLOADED, "always", 2)]
+
+
+def test_the_bar_counts_the_bytes_of_the_uploads_that_landed_once(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", {"damaged.txt": b"d" * 1000, "denied.txt": b"x" * 200})
+    SERVER.fail("put", "damaged.txt", ErrorKind.DAMAGED, ErrorKind.DAMAGED)  # sent 3 times
+    SERVER.fail("put", "denied.txt", ErrorKind.DENIED)
+
+    with Progress("bar-bytes", io.StringIO()) as bar:
+        results = _run(_config(put=PutMode.STUPID, retries=3, run_id="bar-bytes"), [str(tree)])
+        shown = bar._bytes_sent
+
+    assert [(key, action) for key, action, _, _ in results] == [
+        ("damaged.txt", Action.UPLOADED),
+        ("denied.txt", Action.FAILED),
+    ]
+    assert shown == 1000  # as the summary counts: not the attempts sent again, nor the refused
 
 
 def test_a_file_that_changes_while_it_is_sent_is_reported_not_done(tmp_path: Path) -> None:

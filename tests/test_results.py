@@ -67,3 +67,12 @@ def test_count_results_gives_one_summary_also_of_nothing() -> None:
         none = p | "None" >> beam.Create([]) | "CountNone" >> CountResults()
         assert_that(some, equal_to([expected]), label="CheckSome")
         assert_that(none, equal_to([Summary()]), label="CheckNone")
+
+
+def test_every_action_has_its_counter() -> None:
+    from pipeline.counters import Counter
+    from pipeline.records import Action
+
+    assert {Counter.of(action).value for action in Action} == {
+        f"files_{action.value}" for action in Action
+    }

@@ -97,7 +97,8 @@ class DecisionOptions(OptionGroup):
             "--max-delete",
             type=non_negative,
             metavar="N",
-            help="with --delete: when more than N deletions are planned, make none (exit 1)",
+            help="with --delete: when more than N deletions are planned, make none (exit 1); "
+            "--dry-run lists them",
         )
 
     @classmethod

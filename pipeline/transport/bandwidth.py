@@ -113,13 +113,8 @@ class ThrottledReader(io.BufferedIOBase):
         self._stop = stop
         self._on_paid = on_paid
         self._end_on_stop = end_on_stop
-        self._start = self._pos = self._paid_to = raw.tell()
+        self._pos = self._paid_to = raw.tell()
         self.stopped = False  # a read met ``stop``: the body was cut short
-
-    @property
-    def paid(self) -> int:
-        """The bytes paid for so far."""
-        return self._paid_to - self._start
 
     def _stopped(self) -> bool:
         """True when the body should end here; raises when reads should fail."""

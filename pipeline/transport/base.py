@@ -135,7 +135,9 @@ class Transport(abc.ABC):
     ) -> None:
         """Store a file; large ones go as a multipart upload that is aborted on failure.
 
-        ``on_progress`` gets the bytes sent as they go (from transport threads).
+        ``on_progress`` gets the bytes sent as they go (from transport threads; a
+        negative count when a part is sent again); the caller settles the total when the
+        request is done.
         """
 
     @abc.abstractmethod

@@ -14,14 +14,30 @@ import botocore.session
 from pipeline.credentials import botocore_credentials
 from pipeline.options import Endpoint, TargetOptions
 from pipeline.s3uri import S3Uri
-from pipeline.transport.control import Control, ObjectInfo, OpenUpload, S3Error
+from pipeline.transport.control import (
+    PREFLIGHT_TIMEOUT_S,
+    Control,
+    ObjectInfo,
+    OpenUpload,
+    S3Error,
+    no_answer,
+)
 from pipeline.transport.errors import ErrorKind, classify
 
 _CONNECT_TIMEOUT_S = 10
+_READ_TIMEOUT_S = 30
+# The bucket check: two tries, each within half of its budget less the backoff between
+# them (at most 1 s in botocore's standard mode).
+_PREFLIGHT_TRY_S = (PREFLIGHT_TIMEOUT_S - 1) / 2
 
 
 def make_client(
-    endpoint: Endpoint, ca_bundle: str | None, profile: str | None = None, max_attempts: int = 3
+    endpoint: Endpoint,
+    ca_bundle: str | None,
+    profile: str | None = None,
+    max_attempts: int = 3,
+    connect_timeout: float = _CONNECT_TIMEOUT_S,
+    read_timeout: float = _READ_TIMEOUT_S,
 ) -> Any:
     return botocore.session.Session(profile=profile).create_client(
         "s3",
@@ -29,8 +45,8 @@ def make_client(
         endpoint_url=endpoint.url,
         verify=ca_bundle if ca_bundle else True,
         config=botocore.config.Config(
-            connect_timeout=_CONNECT_TIMEOUT_S,
-            read_timeout=30,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
             retries={"max_attempts": max_attempts, "mode": "standard"},
             s3={"addressing_style": "path" if endpoint.path_style else "virtual"},
         ),
@@ -77,11 +93,23 @@ class BotocoreControl(Control):
         return self._client_made
 
     def check_bucket(self, bucket: str) -> None:
-        botocore_credentials(self._target.profile)  # none found: a UsageError of its own
+        target = self._target
+        botocore_credentials(target.profile)  # none found: a UsageError of its own
+        client = make_client(
+            target.endpoint, target.ca_bundle, target.profile, max_attempts=1,
+            connect_timeout=_PREFLIGHT_TRY_S, read_timeout=_PREFLIGHT_TRY_S,
+        )  # fmt: skip  # max_attempts: retries after the first try
         try:
-            self._client.head_bucket(Bucket=bucket)
+            client.head_bucket(Bucket=bucket)
+        except (
+            botocore.exceptions.ConnectTimeoutError,
+            botocore.exceptions.ReadTimeoutError,
+        ) as e:
+            raise no_answer(bucket) from e
         except _ERRORS as e:
             raise s3_error(e, f"HEAD bucket {bucket}") from e
+        finally:
+            client.close()
 
     def list_objects(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
         pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

@@ -28,13 +28,14 @@ import botocore.config
 import botocore.exceptions
 import botocore.session
 import s3transfer.exceptions
+import s3transfer.subscribers
 from boto3.s3.transfer import TransferConfig
 from s3transfer.manager import TransferManager
 
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.records import Precondition, RemoteObject
 from pipeline.s3uri import S3Uri
-from pipeline.transport.bandwidth import ThrottledReader, throttled_body, worker_cap
+from pipeline.transport.bandwidth import throttled_body, worker_cap
 from pipeline.transport.base import (
     HeadOutcome,
     ListOutcome,
@@ -92,6 +93,17 @@ def _error(operation: str, e: Exception) -> tuple[str, ErrorKind]:
         return f"{operation} failed: {type(e).__name__}: {e}", ErrorKind.LOCAL
     error = s3_error(e, f"{operation} failed")
     return str(error), error.kind
+
+
+class _Progress(s3transfer.subscribers.BaseSubscriber):  # type: ignore[misc]
+    """Hands s3transfer's progress of an upload (bytes as its parts are sent, negative
+    when a part is sent again) to the transport's ``on_progress``."""
+
+    def __init__(self, on_progress: Callable[[int], None]) -> None:
+        self._on_progress = on_progress
+
+    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+        self._on_progress(bytes_transferred)
 
 
 class Boto3Transport(Transport):
@@ -205,8 +217,7 @@ class Boto3Transport(Transport):
                 return
             try:
                 with self._body(request, on_progress) as body:
-                    etag = self._send(request, body, args)
-                    paid = body.paid if isinstance(body, ThrottledReader) else 0
+                    etag = self._send(request, body, args, on_progress)
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
                     OSError) as e:  # fmt: skip
                 if self._cancelled.is_set():  # a throttled read stopped by cancel_all
@@ -218,8 +229,6 @@ class Boto3Transport(Transport):
             except (s3transfer.exceptions.CancelledError, concurrent.futures.CancelledError):
                 on_done(PutOutcome(error="PUT cancelled", kind=ErrorKind.CANCELLED))
                 return
-            if on_progress is not None and request.size > paid:
-                on_progress(request.size - paid)  # what a throttled body did not report
             on_done(PutOutcome(etag=etag))
 
         self._pool.submit(run)
@@ -246,15 +255,27 @@ class Boto3Transport(Transport):
             with open(request.path, "rb") as f:
                 yield f
 
-    def _send(self, request: PutRequest, body: Any, args: dict[str, Any]) -> str:
-        """Store ``body`` under the request's key; its ETag."""
+    def _send(
+        self,
+        request: PutRequest,
+        body: Any,
+        args: dict[str, Any],
+        on_progress: Callable[[int], None] | None,
+    ) -> str:
+        """Store ``body`` under the request's key; its ETag. s3transfer reports the
+        progress of a multipart upload as its parts go (a throttled body reports its own)."""
         bucket, condition = self._bucket, condition_args(request.precondition)
         if request.size <= self.options.multipart_threshold:
             answer = self._client.put_object(
                 Bucket=bucket, Key=request.key, Body=body, **args, **condition
             )
             return str(answer["ETag"]).strip('"')
-        transfer = self._transfers.upload(body, bucket, request.key, extra_args=args)
+        subscribers = []
+        if on_progress is not None and self._cap is None:
+            subscribers.append(_Progress(on_progress))
+        transfer = self._transfers.upload(
+            body, bucket, request.key, extra_args=args, subscribers=subscribers
+        )
         with self._lock:
             self._in_flight.add(transfer)
             self._conditions[request.key] = condition

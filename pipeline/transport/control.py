@@ -17,6 +17,17 @@ from typing import IO
 
 from pipeline.transport.errors import ErrorKind
 
+# The bucket check before a run gives up after this long, retries included, whatever
+# --timeout says: a server that accepts connections and never answers is said at once.
+PREFLIGHT_TIMEOUT_S = 10.0
+
+
+def no_answer(bucket: str) -> S3Error:
+    """The bucket check's error when the endpoint did not answer in time."""
+    return S3Error(
+        ErrorKind.TIMED_OUT, f"HEAD bucket {bucket}: no answer within {PREFLIGHT_TIMEOUT_S:g} s"
+    )
+
 
 class S3Error(Exception):
     """A control-plane request failed: its kind, and a message for a person."""
@@ -45,7 +56,8 @@ class OpenUpload:
 class Control(abc.ABC):
     @abc.abstractmethod
     def check_bucket(self, bucket: str) -> None:
-        """Raise S3Error unless ``bucket`` exists and answers with these credentials."""
+        """Raise S3Error unless ``bucket`` exists and answers with these credentials,
+        within ``PREFLIGHT_TIMEOUT_S``."""
 
     @abc.abstractmethod
     def list_objects(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:

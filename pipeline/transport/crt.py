@@ -58,9 +58,10 @@ from pipeline.transport.base import (
     object_details,
 )
 from pipeline.transport.boto import BotocoreControl
-from pipeline.transport.control import Control, S3Error
+from pipeline.transport.control import PREFLIGHT_TIMEOUT_S, Control, S3Error, no_answer
 from pipeline.transport.errors import ErrorKind, classify
 from pipeline.transport.listing import http_time, parse_list_page
+from pipeline.transport.tls_probe import certificate_problem
 
 _THROUGHPUT_TARGET_GBPS = 10.0
 _RETRY_TOKENS = 1_000_000  # awscrt's retry token bucket: deep, see _retry_config
@@ -68,7 +69,7 @@ _SLOWEST_BYTES_PER_S = 256 * 1024  # a body gets --timeout plus this long per by
 # What awscrt may buffer for multipart parts (the least it accepts); small PUTs are
 # bounded by the upload DoFn's in-flight byte budget instead.
 MEMORY_LIMIT = 256 * 1024 * 1024
-_PREFLIGHT_SLACK_S = 5.0  # the bucket check waits --timeout plus this for its answer
+_PREFLIGHT_SLACK_S = 1.0  # the bucket check waits for a cancelled request this long
 _POLL_S = 0.25
 
 
@@ -384,10 +385,10 @@ class CrtTransport(Transport):
     ) -> None:
         body: io.BufferedIOBase | None = None if request.data is None else io.BytesIO(request.data)
         if self._cap is not None:
-            try:
+            try:  # a body ended early fails: awscrt checks it against Content-Length
                 body = throttled_body(
-                    request.path, request.data, self._cap, self._stopping, end_on_stop=True
-                )  # a body ended early fails: awscrt checks it against Content-Length
+                    request.path, request.data, self._cap, self._stopping, on_progress, True
+                )
             except OSError as e:
                 on_put(PutOutcome(error=f"PUT failed: {e.strerror}", kind=ErrorKind.LOCAL))
                 return
@@ -426,7 +427,10 @@ class CrtTransport(Transport):
             checksum_config=S3ChecksumConfig(
                 algorithm=S3ChecksumAlgorithm.CRC32, location=S3ChecksumLocation.HEADER
             ),
-            **({"on_progress": on_progress} if on_progress is not None else {}),
+            # Under a cap the body reports its bytes as they pass it: awscrt's own
+            # progress then comes only when the whole body has been read, as its reads
+            # wait for the cap on the thread that would deliver that progress.
+            **({"on_progress": on_progress} if on_progress and self._cap is None else {}),
         )
 
     def copy(
@@ -491,7 +495,9 @@ class CrtControl(BotocoreControl):
     def __init__(self, target: TargetOptions, options: TransportOptions) -> None:
         super().__init__(target)
         retries = min(options.retries, self._PREFLIGHT_RETRIES)
-        self._options = dataclasses.replace(options, retries=retries, concurrency=4)
+        self._options = dataclasses.replace(
+            options, retries=retries, concurrency=4, timeout=PREFLIGHT_TIMEOUT_S
+        )
 
     def check_bucket(self, bucket: str) -> None:
         target = dataclasses.replace(self._target, bucket=bucket)
@@ -507,12 +513,24 @@ class CrtControl(BotocoreControl):
                 except queue.Empty:
                     transport.cancel_expired()
                     if time.monotonic() > deadline:
-                        raise S3Error(
-                            ErrorKind.TIMED_OUT, f"HEAD bucket {bucket}: no answer"
-                        ) from None
+                        raise self._silent(target) from None
         finally:
             transport.close()
         if answer.error is None:
             return
+        if answer.timed_out:
+            raise self._silent(target)
         region = answer.headers.get("x-amz-bucket-region", "")
         raise S3Error(answer.kind(), f"HEAD bucket {bucket}: {answer.error_text()}", region)
+
+    @staticmethod
+    def _silent(target: TargetOptions) -> S3Error:
+        """The error of a bucket check that heard no answer in time: an untrusted
+        certificate (which awscrt would report only later), else no answer."""
+        endpoint, bucket = target.endpoint, target.bucket
+        if endpoint.secure:
+            host = endpoint.authority(bucket).removesuffix(f":{endpoint.port}")
+            problem = certificate_problem(host, endpoint.port or 443, target.ca_bundle)
+            if problem:
+                return S3Error(ErrorKind.TLS, f"HEAD bucket {bucket}: {problem}")
+        return no_answer(bucket)
