@@ -238,25 +238,23 @@ class DecidePutFn(
         if settled.by_mtime:
             self._by_mtime.inc()
         if settled.upload:
+            self._remember_own_etag(file, spec)
             yield self._plan(file, settled.reason, remote)
         else:
             yield FileResult.of(file, Action.SKIPPED, reason=settled.reason)
 
-    def _plan(self, file: LocalFile, reason: str, remote: RemoteObject | None) -> PutPlan:
-        if remote is not None and self._compares_digests(file):
-            self._remember_own_etag(file)
+    @staticmethod
+    def _plan(file: LocalFile, reason: str, remote: RemoteObject | None) -> PutPlan:
         # The PUT then overwrites only what was compared: nothing written since.
         return PutPlan(file=file, reason=reason, precondition=Precondition.of(remote))
 
-    def _compares_digests(self, file: LocalFile) -> bool:
-        return self._details and not file.etag and file.data is None
-
-    def _remember_own_etag(self, file: LocalFile) -> None:
-        """Compute the ETag the upload will give the object, unless the comparison did:
-        the next run then finds it remembered and reads nothing."""
-        spec = body_spec(file, self._body)
-        if spec.gzip or self._decision.dry_run:
-            return  # the body's size is not known yet; nothing will be uploaded
+    def _remember_own_etag(self, file: LocalFile, spec: BodySpec) -> None:
+        """After a comparison of digests that ends in an upload: compute the ETag the
+        upload will give the object, unless the comparison did, so that the next run
+        finds it remembered and reads nothing. (A file uploaded as new, or because its
+        size differs, is not read here.)"""
+        if spec.gzip or self._decision.dry_run or file.data is not None:
+            return  # the body's size is not known yet; nothing will be uploaded; no path
         options = self._options
         own = etag_spec(file.size, options.multipart_threshold, options.multipart_chunksize)
         with contextlib.suppress(OSError):  # the upload says what is wrong

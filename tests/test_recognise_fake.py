@@ -172,3 +172,18 @@ def test_a_head_per_file_asks_for_the_details_at_once(tmp_path: Path) -> None:
         ("b", Action.SKIPPED, "unchanged (5 MiB parts)", 0),
     ]
     assert SERVER.count("head") == 2 and SERVER.count("list") == 0
+
+
+def test_a_file_uploaded_as_new_or_of_another_size_is_not_read_to_decide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = _tree(tmp_path, {"grown": DATA, "new": b"n"})
+    _store("grown", DATA[:-1], _digest(DATA[:-1], MD5))
+    monkeypatch.setattr("pipeline.decision.body_digests", _counting_digests)
+    _READS.clear()
+
+    assert _run(_config(tmp_path), [str(tree)]) == [
+        ("grown", Action.UPLOADED, "size differs", 0),
+        ("new", Action.UPLOADED, "new", 0),
+    ]
+    assert _READS == []
