@@ -238,8 +238,16 @@ def _show_progress(args: argparse.Namespace) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+def _not_beam_gcp_noise(record: logging.LogRecord) -> bool:
+    """Newer Beams (2.77.0) warn on import that optional Google Cloud libraries are
+    missing ('apitools not found, and bigquery client libraries are not available'): not
+    ours, and not the one line a usage error is."""
+    return not record.getMessage().startswith("apitools not found")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    logging.getLogger().addFilter(_not_beam_gcp_noise)
     try:
         args, beam_options = parse(argv)
         args.run_id = uuid.uuid4().hex  # names the run's progress bar in this process
