@@ -191,13 +191,14 @@ def run_on_terminal(
     env: dict[str, str],
     timeout: float = CLI_TIMEOUT_S,
     interrupt_when: Callable[[str], bool] | None = None,
+    then: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> tuple[int, str, str]:
     """Run the CLI with stderr on a pseudo-terminal (so it shows its progress bar);
     returns the exit code, stdout, and everything the terminal received.
 
     ``interrupt_when``: a condition on what the terminal received so far, polled (for at
     most ``timeout``) after the start; once it holds, the CLI gets a SIGINT, as from
-    Ctrl-C.
+    Ctrl-C, or ``then`` is called with the CLI's process instead.
     """
     import fcntl
     import pty
@@ -231,7 +232,10 @@ def run_on_terminal(
         while interrupt_when is not None and proc.poll() is None:
             assert time.monotonic() < deadline, "the condition to interrupt never held"
             if interrupt_when(screen.decode(errors="replace")):
-                proc.send_signal(signal.SIGINT)
+                if then is None:
+                    proc.send_signal(signal.SIGINT)
+                else:
+                    then(proc)
                 break
             time.sleep(0.05)
         stdout, _ = proc.communicate(timeout=timeout)

@@ -109,22 +109,35 @@ def test_progress_shows_bytes_moving_and_the_walk_still_counting(
 ) -> None:
     files = {f"d{d}/f{f}.txt": b"x" * 100 for d in range(3) for f in range(20)}
     files["z/big.bin"] = os.urandom(24 * 1024 * 1024)
+    files["zz/last.txt"] = b"last"
     tree = make_tree(tmp_path / "src", files)
-    # Every part's answer waits 1 s: the bar must show bytes sent while they wait.
+    release = tmp_path / "release-the-walk"
+    # The walk is held at zz/ (a hook in the CLI's process) until the bar has shown
+    # bytes on their way while it still counts; every part's answer waits 1 s.
+    env = {
+        **s3_server.env(),
+        "PYTHONPATH": str(Path(__file__).parent / "hooks"),
+        "S3PP_TEST_HOLD_DIRECTORY": str(tree / "zz"),
+        "S3PP_TEST_RELEASE_FILE": str(release),
+    }
     slow = FaultRules(stall=1.0, stall_seconds=1.0, predicate=lambda m, t: m == "PUT")
+
+    def counting_with_bytes_sent(screen: str) -> bool:
+        return bool(re.search(r"of [\d,]+\+ found, (?!0\.0 )[\d,.]+ MiB sent", screen))
+
     with FaultProxy(s3_server.port, slow) as proxy:
         code, _, screen = run_on_terminal(
             ["--bucket", bucket, "--endpoint-url", proxy.endpoint_url, "--concurrency", "4",
              "--multipart-threshold", "5MiB", "--multipart-chunksize", "5MiB", str(tree)],
-            s3_server.env(),
+            env, interrupt_when=counting_with_bytes_sent, then=lambda _: release.touch(),
         )  # fmt: skip
 
     assert code == 0, screen[-2000:]
+    assert release.exists(), screen[-2000:]  # the bar showed bytes while the walk counted
     sent = [float(value.replace(",", "")) for value in re.findall(r"([\d,.]+) MiB sent", screen)]
     total = sum(len(data) for data in files.values()) / 1048576
     assert any(0 < value < total - 1 for value in sent), sent  # moved during the transfers
-    assert re.search(r"of [\d,]+\+ found", screen)  # while the walk was still counting
-    assert "100%" in screen  # and a percentage once it had ended
+    assert "100%" in screen  # and a percentage once the walk had ended
     elapsed = re.findall(r"\[00:0(\d)", screen)
     assert len(set(elapsed)) >= 3, elapsed  # the clock ticked
 
