@@ -21,13 +21,14 @@ if TYPE_CHECKING:
     from pipeline.graph import UploadShards, UploadSources, UploadTree
     from pipeline.options import UploadConfig
     from pipeline.records import Action, FileResult
-    from pipeline.results import CountResults, Summary
+    from pipeline.results import CountResults
+    from pipeline.summary import Summary
 
 _EXPORTS = {
     "Action": "pipeline.records",
     "CountResults": "pipeline.results",
     "FileResult": "pipeline.records",
-    "Summary": "pipeline.results",
+    "Summary": "pipeline.summary",
     "UploadConfig": "pipeline.options",
     "UploadShards": "pipeline.graph",
     "UploadSources": "pipeline.graph",

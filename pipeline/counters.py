@@ -6,8 +6,6 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from apache_beam.metrics import Metrics
-
 from pipeline.records import Action
 
 METRICS_NAMESPACE = "s3_parallel_put"
@@ -41,5 +39,8 @@ class Counter(enum.Enum):
         return cls(f"files_{action.value}")
 
     def metric(self) -> Any:
-        """The Beam counter, for a DoFn to ``inc()``."""
+        """The Beam counter, for a DoFn to ``inc()`` (Beam is loaded here: the names alone
+        are read without it)."""
+        from apache_beam.metrics import Metrics
+
         return Metrics.counter(METRICS_NAMESPACE, self.value)

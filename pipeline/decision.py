@@ -19,6 +19,7 @@ from pipeline.counters import Counter
 from pipeline.entries import read_error
 from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.naming import key_problem
+from pipeline.observer import SILENT, RunObserver
 from pipeline.options import CompareMode, PutMode
 from pipeline.put_rules import decide_put
 from pipeline.records import (
@@ -89,8 +90,10 @@ class DecidePutFn(
     """FileBatch -> PutPlan, or FileResult when no upload is needed; FileResult passes.
     ``limit``: the run's --limit, if any."""
 
-    def __init__(self, settings: PutSettings, limit: int | None = None) -> None:
-        super().__init__(settings)
+    def __init__(
+        self, settings: PutSettings, limit: int | None = None, observer: RunObserver = SILENT
+    ) -> None:
+        super().__init__(settings, observer)
         self._put = self._decision.put
         self._checksums: ChecksumCache | None = None
         # Few files wanted (--limit): a HEAD each beats listing their directories.

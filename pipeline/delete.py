@@ -31,10 +31,10 @@ from typing import Any
 
 import apache_beam as beam
 
-from pipeline import interrupt
 from pipeline.counters import Counter
 from pipeline.filters import FileFilter
 from pipeline.naming import join_prefix
+from pipeline.observer import SILENT, RunObserver
 from pipeline.options import DecisionOptions, TargetOptions, TransportOptions, UploadConfig
 from pipeline.records import Action, FileResult
 from pipeline.shards import Shard, directory_of
@@ -101,10 +101,15 @@ class _DeleteBatchesFn(beam.DoFn):  # type: ignore[misc]
     none at all when the side inputs say the run must not delete."""
 
     def __init__(
-        self, target: TargetOptions, transport: TransportOptions, decision: DecisionOptions
+        self,
+        target: TargetOptions,
+        transport: TransportOptions,
+        decision: DecisionOptions,
+        observer: RunObserver = SILENT,
     ) -> None:
         super().__init__()
         self._target = target
+        self._observer = observer  # a stop request (Ctrl-C) withholds what is not deleted yet
         self._transport = transport
         self._decision = decision
         self._control = ControlOnDemand(target, transport)
@@ -115,7 +120,7 @@ class _DeleteBatchesFn(beam.DoFn):  # type: ignore[misc]
         self._planned.inc(len(keys))
         limit, dry_run = self._decision.max_delete, self._decision.dry_run
         too_many = limit is not None and planned > limit
-        if incomplete or interrupt.requested() or (too_many and not dry_run):
+        if incomplete or self._observer.stop_requested() or (too_many and not dry_run):
             self._withheld.inc(len(keys))
             return
         bucket = self._target.bucket
@@ -179,13 +184,20 @@ class DeleteStale(beam.PTransform):  # type: ignore[misc]
     """(PCollection[Shard] of the walk, PCollection[FileResult] of its files) ->
     PCollection[FileResult] of the deletions (and of a listing that failed).
 
-    ``listing``: the prefix's objects, from ``ListPrefix``.
+    ``listing``: the prefix's objects, from ``ListPrefix``; ``observer``: asked whether to
+    stop before each batch is deleted.
     """
 
-    def __init__(self, config: UploadConfig, listing: beam.pvalue.DoOutputsTuple) -> None:
+    def __init__(
+        self,
+        config: UploadConfig,
+        listing: beam.pvalue.DoOutputsTuple,
+        observer: RunObserver = SILENT,
+    ) -> None:
         super().__init__()
         self._config = config
         self._listing = listing
+        self._observer = observer
 
     def expand(self, walked: tuple[beam.PCollection, beam.PCollection]) -> beam.PCollection:
         config, listing = self._config, self._listing
@@ -208,7 +220,7 @@ class DeleteStale(beam.PTransform):  # type: ignore[misc]
             | "Batches" >> beam.BatchElements(max_batch_size=DELETE_BATCH)
             | "DeleteBatches"
             >> beam.ParDo(
-                _DeleteBatchesFn(config.target, config.transport, config.decision),
+                _DeleteBatchesFn(config.target, config.transport, config.decision, self._observer),
                 beam.pvalue.AsSingleton(incomplete),
                 beam.pvalue.AsSingleton(planned),
             )

@@ -4,7 +4,8 @@
 its outcome; ``process`` yields the outputs of whatever has finished and waits only when
 ``--concurrency`` requests (or ``IN_FLIGHT_BYTES`` of bodies) are pending.
 ``finish_bundle`` waits for the rest, so no result outlives its bundle. Each worker owns
-one transport, opened on first use.
+one transport, opened on first use. While it waits, a stop request of the run's observer
+(Ctrl-C) calls ``on_interrupt`` (which cancels the transfers in flight).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline import interrupt
+from pipeline.observer import SILENT, RunObserver
 from pipeline.options import BodyOptions, DecisionOptions, TargetOptions, TransportOptions
 from pipeline.transport import Transport, open_transport
 
@@ -31,9 +32,12 @@ Outcome = TypeVar("Outcome")
 
 
 class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: ignore[misc]
-    def __init__(self, target: TargetOptions, transport: TransportOptions) -> None:
+    def __init__(
+        self, target: TargetOptions, transport: TransportOptions, observer: RunObserver = SILENT
+    ) -> None:
         super().__init__()
         self._target = target
+        self._observer = observer  # asked whether to stop (Ctrl-C)
         self._options = transport
         self._transport: Transport | None = None
         self._finished: queue.SimpleQueue[tuple[Context, int, Outcome]] | None = None
@@ -111,7 +115,7 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
                     context, size, outcome = self._queue().get(timeout=_POLL_S)
                     break
                 except queue.Empty:
-                    if interrupt.requested():
+                    if self._observer.stop_requested():
                         self.on_interrupt()
                     elif self._transport is not None:
                         self._transport.cancel_expired()
@@ -143,7 +147,7 @@ class PutSettings(NamedTuple):
 class PutStepFn(InFlightDoFn[Context, Outcome], abc.ABC):
     """A step of a put in flight: deciding it (``DecidePutFn``), sending it (``UploadFn``)."""
 
-    def __init__(self, settings: PutSettings) -> None:
-        super().__init__(settings.target, settings.transport)
+    def __init__(self, settings: PutSettings, observer: RunObserver = SILENT) -> None:
+        super().__init__(settings.target, settings.transport, observer)
         self._decision = settings.decision
         self._body = settings.body

@@ -1,4 +1,5 @@
-"""The end-of-run summary as a person reads it, or as one JSON object."""
+"""What the command line says when a run ends: the summary as a person reads it (or as
+one JSON object), the warnings, what became of --delete, and how to continue."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import json
 from typing import Any
 
 from pipeline.naming import printable
-from pipeline.results import Summary
+from pipeline.options import UploadConfig
+from pipeline.summary import Summary
 
 
 def _size(n: float) -> str:
@@ -54,3 +56,61 @@ def summary_text(
     if summary.failed > len(summary.failures):
         lines.append(f"  ... and {summary.failed - len(summary.failures)} more failures")
     return "\n".join(lines)
+
+
+def warnings(summary: Summary, config: UploadConfig) -> list[str]:
+    """What the run's counts warn of (each a line after 'warning: ')."""
+    lines = []
+    if summary.resume_records_elsewhere:
+        lines.append(
+            f"--resume: {summary.resume_records_elsewhere} records ignored: they name "
+            f"another bucket or endpoint than s3://{config.target.bucket} at "
+            f"{config.target.endpoint.url} (or none, as reports of earlier versions do)"
+        )
+    if summary.compared_by_mtime:
+        lines.append(
+            f"{summary.compared_by_mtime} objects have an ETag that is no MD5 (SSE-KMS, "
+            "SSE-C or the server's own) and no stored checksum: they were compared with "
+            "their files by size and mtime"
+        )
+    return lines
+
+
+def deletions_withheld(summary: Summary, config: UploadConfig) -> str:
+    """Why --delete deleted nothing of what it planned, or ''."""
+    if not summary.deletes_withheld:
+        return ""
+    planned = f"{summary.deletes_planned} objects that no file maps to"
+    if summary.walk_incomplete:
+        return (
+            f"--delete: nothing deleted ({planned}): {summary.walk_incomplete} directories, "
+            "archives or listings could not be read, so what belongs under the prefix is "
+            "not known"
+        )
+    guard = f"more than --max-delete {config.decision.max_delete}"
+    if config.decision.dry_run:
+        return f"--delete: a run would delete nothing: {planned}, {guard}"
+    return f"--delete: nothing deleted: {planned}, {guard} (--dry-run lists them)"
+
+
+def deletions_interrupted(summary: Summary) -> str:
+    """What an interrupt left of --delete's work: the batches sent before it were made,
+    none after it (nor any when it came before the walk was whole)."""
+    if not summary.deleted:
+        return "--delete: interrupted: no object was deleted"
+    return (
+        f"--delete: interrupted after deleting {summary.deleted} of the objects that no "
+        f"file maps to; {summary.deletes_withheld} more were not deleted"
+    )
+
+
+def how_to_continue(record: str | None, walk_stopped: bool = False) -> str:
+    """The line that ends an interrupted run: how to finish the job (``record``: the
+    run's --report or --resume)."""
+    unseen = "the walk was stopped, so files it had not found yet are not counted. "
+    unseen = unseen if walk_stopped else ""
+    if record:
+        again = f"run the same command with --resume {record} (what it records done is skipped)"
+    else:
+        again = "run the same command again to finish (what is already in the bucket is skipped)"
+    return f"Interrupted: {unseen}To continue, {again}."

@@ -1,18 +1,18 @@
 """A live progress bar on stderr, fed by the pipeline's own steps or the job's metrics.
 
-The CLI opens a ``Progress`` for a run; on the local runner the walk, the transfers and
-the result counting run in this same process and report to it by the run's id: files
-found, bytes sent (as the transport reports them: awscrt part by part, so a big multipart
-upload moves the bar; under ``--bwlimit`` as they pass the cap), files done. The bytes
-are those the summary counts, the bodies of the uploads that landed, plus, while the run
-goes, what the uploads on their way have sent so far: an attempt that fails or is
-cancelled takes its bytes back (``Transfer``), so the bar ends on the summary's number,
-after Ctrl-C too. While the walk is still finding files the bar says "of N+ found"
-rather than a percentage that would shrink; once the walk has ended it shows the
-percentage. A file
-not started because the run was interrupted is not done, so an interrupted run never
-shows 100%. Remote workers find no bar under the run's id; for them the client polls the
-job instead. Log lines (per-file errors) are written above the bar, not through it.
+A ``Progress`` is a run observer (``pipeline.observer``) that the CLI passes to the run;
+on the local runner the walk, the transfers and the result counting run in this same
+process and tell it: files found, bytes sent (as the transport reports them: awscrt
+part by part, so a big multipart upload moves the bar; under ``--bwlimit`` as they pass
+the cap), files done. The bytes are those the summary counts, the bodies of the uploads
+that landed, plus, while the run goes, what the uploads on their way have sent so far:
+an attempt that fails or is cancelled takes its bytes back (``Transfer``), so the bar
+ends on the summary's number, after Ctrl-C too. While the walk is still finding files
+the bar says "of N+ found" rather than a percentage that would shrink; once the walk has
+ended it shows the percentage. A file not started because the run was interrupted is
+not done, so an interrupted run never shows 100%. Remote workers hear of no bar (their
+observer is silent); for them the client polls the job instead (``job_counts``). Log
+lines (per-file errors) are written above the bar, not through it.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ import threading
 from types import TracebackType
 from typing import IO, Any
 
+from pipeline.observer import RunObserver
 from pipeline.records import Action, FileResult, LocalFile
 
-_OPEN: dict[str, Progress] = {}  # run id -> the bar this process shows for it
-_OPEN_LOCK = threading.Lock()
 _TICK_S = 0.5  # the clock moves even when nothing finishes
 
 
@@ -33,27 +32,28 @@ def _mib(n: float) -> str:
     return f"{n / 1048576:,.1f}"
 
 
-class Progress:
-    """Files done of those found, bytes sent and their rate, failures; a ticking clock."""
+class Progress(RunObserver):
+    """Files done of those found, bytes sent and their rate, failures; a ticking clock.
+    The log handlers in ``above`` write above it while it is shown."""
 
-    def __init__(self, run_id: str, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], above: tuple[AboveTheBar, ...] = ()) -> None:
         from tqdm import tqdm
 
-        self._run_id = run_id
+        self._above = above
         self._stream = stream
         self._lock = threading.Lock()
         self._bar: Any = tqdm(
             total=None, unit=" files", file=stream, dynamic_ncols=True, mininterval=0.2,
             leave=True,
         )  # fmt: skip
-        self._found = self._bytes_found = self._bytes_sent = self._failed = 0
+        self._found = self._bytes_sent = self._failed = 0
         self._walk_done = False
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="s3pp-progress", daemon=True)
 
     def __enter__(self) -> Progress:
-        with _OPEN_LOCK:
-            _OPEN[self._run_id] = self
+        for handler in self._above:
+            handler.bar = self
         self._ticker.start()
         return self
 
@@ -63,8 +63,8 @@ class Progress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        with _OPEN_LOCK:
-            _OPEN.pop(self._run_id, None)
+        for handler in self._above:
+            handler.bar = None
         self._stop.set()
         self._ticker.join(2 * _TICK_S)
         with self._lock:
@@ -87,15 +87,14 @@ class Progress:
             refresh=False,
         )
 
-    def found(self, file: LocalFile | FileResult) -> None:
+    def found(self, item: LocalFile | FileResult) -> None:
         """A file the walk found: to upload (LocalFile), or settled already (a result)."""
         with self._lock:
             self._found += 1
-            self._bytes_found += file.size
             if self._walk_done:
                 self._bar.total = self._found
 
-    def walk_done(self) -> None:
+    def walk_ended(self) -> None:
         """Every file has been found: from now on a percentage means something."""
         with self._lock:
             self._walk_done = True
@@ -119,7 +118,7 @@ class Progress:
             if result.action is not Action.NOT_STARTED:
                 self._bar.update(1)
 
-    def show_counts(self, counters: dict[str, int]) -> None:
+    def job_counts(self, counters: dict[str, int]) -> None:
         """Counts of a job that runs elsewhere, from its Beam counters so far."""
         with self._lock:
             self._walk_done = True
@@ -130,7 +129,7 @@ class Progress:
             self._bar.n = counters.get("files", 0) - counters.get("files_not_started", 0)
             self._bar.refresh()
 
-    def show_stage(self, text: str) -> None:
+    def job_stage(self, text: str) -> None:
         """What a remote runner says of the job's progress, before its counts arrive."""
         with self._lock:
             self._bar.set_description_str(text, refresh=True)
@@ -159,20 +158,16 @@ class Transfer:
         self._bar._count_sent(self, kept - self.counted)
 
 
-def for_run(run_id: str) -> Progress | None:
-    """The bar this process shows for ``run_id``, if any."""
-    return _OPEN.get(run_id)
-
-
 class AboveTheBar(logging.StreamHandler):  # type: ignore[type-arg]
-    """A log handler that writes above the run's progress bar while one is shown."""
+    """A log handler that writes above the run's progress bar while one is shown (the
+    bar sets ``bar`` while it is)."""
 
-    def __init__(self, stream: IO[str], run_id: str) -> None:
+    def __init__(self, stream: IO[str]) -> None:
         super().__init__(stream)
-        self._run_id = run_id
+        self.bar: Progress | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        bar = for_run(self._run_id)
+        bar = self.bar
         if bar is None:
             super().emit(record)
             return

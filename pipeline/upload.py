@@ -24,12 +24,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline import interrupt, progress
 from pipeline.body import Body, body_spec, file_etag, prepared_body
 from pipeline.entries import read_error
 from pipeline.inflight import PutSettings, PutStepFn
 from pipeline.naming import may_be_rewritten
-from pipeline.options import OutputOptions, PutMode
+from pipeline.observer import SILENT, BytesSent, RunObserver
+from pipeline.options import PutMode
 from pipeline.orphans import abort_orphaned_uploads
 from pipeline.records import Action, FileResult, LocalFile, Precondition, PutPlan
 from pipeline.s3uri import S3Uri
@@ -51,7 +51,7 @@ class _Upload:
     started_wall: float = field(default_factory=time.time)
     attempt: int = 0
     precondition: Precondition | None = None  # what the last attempt was sent with
-    sent: progress.Transfer | None = None  # its bytes on the progress bar, if one is shown
+    sent: BytesSent | None = None  # its bytes as the observer follows them, if it does
 
 
 def _change_since_walk(file: LocalFile) -> str:
@@ -83,12 +83,11 @@ def _overtaken(upload: _Upload, put: PutMode, seconds: float) -> FileResult:
 
 
 class UploadFn(PutStepFn[_Upload, PutOutcome]):
-    """PutPlan -> FileResult; a FileResult passes. ``output`` says which progress bar
-    (in this process) is told of the bytes sent."""
+    """PutPlan -> FileResult; a FileResult passes. The ``observer`` follows the bytes
+    sent, and its stop request (Ctrl-C) leaves files not started and cancels transfers."""
 
-    def __init__(self, settings: PutSettings, output: OutputOptions) -> None:
-        super().__init__(settings)
-        self._run_id = output.run_id
+    def __init__(self, settings: PutSettings, observer: RunObserver = SILENT) -> None:
+        super().__init__(settings, observer)
         # For multipart clean-ups, and keys a server may store under another key.
         self._control = ControlOnDemand(self._target, self._options)
         self._conditional = True  # False once the server said it has no conditional writes
@@ -100,7 +99,9 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
             yield plan
             return
         file = plan.file
-        if may_be_rewritten(file.key) and not interrupt.requested():  # a dry run checks too
+        if (
+            may_be_rewritten(file.key) and not self._observer.stop_requested()
+        ):  # a dry run checks too
             error, absent = check_before_upload(self._control(), self._target.bucket, file.key)
             if error:
                 yield FileResult.of(file, Action.FAILED, error=error)
@@ -110,7 +111,7 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         if self._decision.dry_run:
             yield FileResult.of(file, Action.WOULD_UPLOAD, reason=plan.reason)
             return
-        if interrupt.requested():
+        if self._observer.stop_requested():
             yield FileResult.of(file, Action.NOT_STARTED, reason="interrupted before it started")
             return
         if self._decision.put is PutMode.COPY:
@@ -176,9 +177,8 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         # A multipart body is buffered part by part within awscrt's own memory limit.
         held = min(upload.request.size, self._options.multipart_threshold)
         request = dataclasses.replace(upload.request, precondition=precondition)
-        bar = progress.for_run(self._run_id)
-        if upload.sent is None and bar is not None:
-            upload.sent = bar.transfer()
+        if upload.sent is None:
+            upload.sent = self._observer.transfer()
         sent = upload.sent.sent if upload.sent is not None else None
         yield from self.submit(
             upload, lambda done: self.transport().put(request, done, sent), size=held
@@ -226,12 +226,12 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
             outcome.error
             and outcome.retryable
             and upload.attempt < self._options.retries
-            and not interrupt.requested()
+            and not self._observer.stop_requested()
         )
         unconditional = (
             outcome.kind is ErrorKind.NOT_IMPLEMENTED
             and upload.precondition is not None
-            and not interrupt.requested()
+            and not self._observer.stop_requested()
         )
         if retry or unconditional:
             if upload.sent is not None:
@@ -260,7 +260,7 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         file = upload.plan.file
         seconds = time.monotonic() - upload.started
         change = _change_since_walk(file)
-        if interrupt.requested() and outcome.cancelled:
+        if self._observer.stop_requested() and outcome.cancelled:
             reason = "interrupted; the upload was aborted"
             return FileResult.of(file, Action.NOT_STARTED, reason=reason, seconds=seconds)
         if outcome.kind is ErrorKind.PRECONDITION:

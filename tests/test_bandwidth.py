@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pipeline import cli
+from pipeline import arguments
 from pipeline.options import TransportOptions
 from pipeline.options.values import parse_rate
 from pipeline.transport.bandwidth import (
@@ -74,7 +74,7 @@ def test_a_bad_rate_on_the_command_line_is_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(SystemExit) as exit_:
-        cli.parse(["--bucket", "bkt", "--bwlimit", "fast", "src"])
+        arguments.parse(["--bucket", "bkt", "--bwlimit", "fast", "src"])
 
     assert exit_.value.code == 2
     err = capsys.readouterr().err
@@ -83,9 +83,9 @@ def test_a_bad_rate_on_the_command_line_is_one_line_and_exit_2(
 
 
 def test_bwlimit_reaches_the_transport_options() -> None:
-    args, _ = cli.parse(["--bucket", "bkt", "--bwlimit", "4M", "src"])
+    args, _ = arguments.parse(["--bucket", "bkt", "--bwlimit", "4M", "src"])
     assert TransportOptions.from_args(args).bwlimit == 4 * MIB
-    args, _ = cli.parse(["--bucket", "bkt", "src"])
+    args, _ = arguments.parse(["--bucket", "bkt", "src"])
     assert TransportOptions.from_args(args).bwlimit == 0
 
 

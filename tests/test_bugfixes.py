@@ -14,12 +14,12 @@ from botocore.stub import Stubber
 
 from pipeline import progress
 from pipeline.errors import UsageError
-from pipeline.graph import _WalkShardsFn
 from pipeline.options import UploadConfig
 from pipeline.records import Root
 from pipeline.report import stage_in
 from pipeline.shards import shard_subtree, split_root
 from pipeline.transport.boto import BotocoreControl
+from pipeline.walk import WalkShardsFn
 from tests.conftest import make_tree
 
 
@@ -54,12 +54,13 @@ def test_a_missing_s3_report_is_a_first_run(tmp_path: Path) -> None:
 def test_files_settled_by_the_walk_count_as_found(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "src", {"a.txt": b"a", "b.txt": b"b"})
     os.symlink(tree / "nowhere", tree / "broken")  # skipped by the walk, yet finished
-    config = UploadConfig.for_bucket("bkt", "http://127.0.0.1:9", run_id="regression")
-    walk = _WalkShardsFn(config.source, "", config.output)
+    config = UploadConfig.for_bucket("bkt", "http://127.0.0.1:9")
+    bar = progress.Progress(io.StringIO())
+    walk = WalkShardsFn(config.source, "", bar)
     walk.setup()
     root = Root(str(tree), str(tree))
     shards = [s for subtree in split_root(root, whole=True) for s in shard_subtree(subtree, "")]
-    with progress.Progress("regression", io.StringIO()) as bar:
+    with bar:
         outputs = [out for shard in shards for out in walk.process(shard)]
         found = bar._found
     assert found == 3, outputs  # two files to upload and the broken link

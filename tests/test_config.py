@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import cli
+from pipeline import arguments, console
 from pipeline.errors import UsageError
 from pipeline.options import (
     TargetOptions,
@@ -18,7 +18,7 @@ from pipeline.options import (
     resolve_endpoint,
 )
 from pipeline.options.values import parse_size
-from pipeline.run import DEFAULT_RUNNER, pipeline_options
+from pipeline.plan import DEFAULT_RUNNER, pipeline_options
 
 
 def test_endpoint_resolution() -> None:
@@ -116,7 +116,7 @@ def test_library_and_command_line_find_the_same_target(
     for name, value in env.items():
         monkeypatch.setenv(name, value.format(config=config_file))
 
-    args, _ = cli.parse(["--bucket", "bkt", *argv, "src"])
+    args, _ = arguments.parse(["--bucket", "bkt", *argv, "src"])
     from_command_line = TargetOptions.from_args(args)
     from_library = UploadConfig.for_bucket("bkt", **kwargs).target
 
@@ -135,7 +135,7 @@ def test_parse_size(text: str, size: int) -> None:
 
 
 def test_beam_options_pass_through_and_ours_stay_ours() -> None:
-    args, beam = cli.parse(
+    args, beam = arguments.parse(
         [
             "--bucket", "bkt", "--region", "eu-west-1", "src",
             "--runner", "PortableRunner", "--job_endpoint", "embed",
@@ -158,7 +158,7 @@ def test_default_runner_is_the_offline_local_one() -> None:
 
 
 def test_help_says_first_that_it_syncs_and_mirrors_with_delete() -> None:
-    text = cli.help_parser().format_help()
+    text = arguments.help_parser().format_help()
     description = text[text.index("Upload trees") : text.index("options:")]
 
     assert "syncs a tree" in description
@@ -174,9 +174,9 @@ def test_the_bar_shows_unless_other_output_goes_to_the_terminal(
     monkeypatch: pytest.MonkeyPatch, options: list[str], shown: bool
 ) -> None:
     monkeypatch.setattr("sys.stderr.isatty", lambda: True)
-    args, _ = cli.parse(["--bucket", "b", *options, "src"])
+    args, _ = arguments.parse(["--bucket", "b", *options, "src"])
 
-    assert cli._show_progress(args) is shown
+    assert console.show_progress(args) is shown
 
 
 def test_version_names_the_tool_beam_awscrt_and_python() -> None:

@@ -13,7 +13,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from devsupport.fakes3 import SERVER, FakeObject, FakeTransport
 from pipeline import UploadConfig, UploadTree
 from pipeline.filters import EXCLUDE, FileFilter
-from pipeline.run import DEFAULT_RUNNER
+from pipeline.plan import DEFAULT_RUNNER
 from pipeline.transport.errors import ErrorKind
 from tests.conftest import FAKE_BUCKET, make_tree
 

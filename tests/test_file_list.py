@@ -20,8 +20,8 @@ from pipeline import Action, UploadConfig
 from pipeline.graph import UploadTree
 from pipeline.naming import key_below, key_problem, printable
 from pipeline.options import PutMode
+from pipeline.plan import DEFAULT_RUNNER
 from pipeline.records import FileResult
-from pipeline.run import DEFAULT_RUNNER
 from pipeline.shards import Shard
 from pipeline.sources import file_list
 from pipeline.sources.file_list import LISTED_AGAIN, shards_of_list

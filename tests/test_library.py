@@ -14,7 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from devsupport.locals3 import LocalS3
 from pipeline import Action, UploadConfig, UploadSources
-from pipeline.run import DEFAULT_RUNNER
+from pipeline.plan import DEFAULT_RUNNER
 from tests.conftest import REPO, bucket_objects, fresh_bucket, make_tree, readme_code
 
 FILES = {"index.html": b"<p>hi</p>", "css/site.css": b"p{}", "img/a.bin": b"\x00\x01"}

@@ -23,8 +23,8 @@ from pipeline import UploadConfig, UploadTree
 from pipeline.counters import METRICS_NAMESPACE
 from pipeline.filters import FileFilter
 from pipeline.options import CompareMode, PutMode
-from pipeline.results import Summary
-from pipeline.run import DEFAULT_RUNNER
+from pipeline.plan import DEFAULT_RUNNER
+from pipeline.summary import Summary
 from tests.conftest import FAKE_BUCKET, example_count
 from tests.mirror_model import COUNTED, StoredObject, expected_run
 from tests.mirror_properties import (

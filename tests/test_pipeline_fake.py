@@ -20,12 +20,13 @@ from hypothesis import strategies as st
 from devsupport.fakes3 import SERVER, FakeControl, FakeObject, FakeTransport, object_etag
 from pipeline import Action, UploadConfig, UploadSources
 from pipeline.errors import UsageError
+from pipeline.observer import SILENT, RunObserver
 from pipeline.options import CompareMode, PutMode, TransportOptions, WalkKind
+from pipeline.plan import DEFAULT_RUNNER
 from pipeline.progress import Progress
 from pipeline.records import Precondition
 from pipeline.report import stage_in
 from pipeline.resume import resume_files
-from pipeline.run import DEFAULT_RUNNER
 from pipeline.transport import PutRequest
 from pipeline.transport.errors import ErrorKind
 from tests.conftest import FAKE_BUCKET, make_tree
@@ -38,11 +39,17 @@ def _config(**fields: Any) -> UploadConfig:
     return UploadConfig.for_bucket(BUCKET, "http://127.0.0.1:9", factory=FakeTransport, **fields)
 
 
-def _run(config: UploadConfig, sources: list[str], spread: bool = False) -> list[Any]:
+def _run(
+    config: UploadConfig,
+    sources: list[str],
+    spread: bool = False,
+    observer: RunObserver = SILENT,
+) -> list[Any]:
     """The results of uploading ``sources``, as (key, action, reason or error, retries)."""
     _RESULTS.clear()
     with TestPipeline(runner=DEFAULT_RUNNER) as p:
-        found = p | beam.Create(sources) | UploadSources(config, spread=spread)
+        upload = UploadSources(config, spread=spread, observer=observer)
+        found = p | beam.Create(sources) | upload
         rows = found | beam.Map(lambda r: (r.key, r.action, r.reason or r.error, r.retries))
         _ = rows | beam.combiners.ToList() | beam.Map(_collect)
     return sorted(_RESULTS)
@@ -143,8 +150,8 @@ def test_the_bar_counts_the_bytes_of_the_uploads_that_landed_once(tmp_path: Path
     SERVER.fail("put", "damaged.txt", ErrorKind.DAMAGED, ErrorKind.DAMAGED)  # sent 3 times
     SERVER.fail("put", "denied.txt", ErrorKind.DENIED)
 
-    with Progress("bar-bytes", io.StringIO()) as bar:
-        results = _run(_config(put=PutMode.STUPID, retries=3, run_id="bar-bytes"), [str(tree)])
+    with Progress(io.StringIO()) as bar:
+        results = _run(_config(put=PutMode.STUPID, retries=3), [str(tree)], observer=bar)
         shown = bar._bytes_sent
 
     assert [(key, action) for key, action, _, _ in results] == [

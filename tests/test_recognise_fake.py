@@ -15,7 +15,8 @@ from devsupport.fakes3 import SERVER, FakeObject, FakeTransport
 from pipeline import Action, UploadConfig
 from pipeline.digests import MD5, compute, multipart
 from pipeline.etags import MiB
-from pipeline.run import DEFAULT_RUNNER, run_pipeline
+from pipeline.plan import DEFAULT_RUNNER, make_plan
+from pipeline.run import run_pipeline
 from pipeline.transport.errors import ErrorKind
 from tests.conftest import FAKE_BUCKET, make_tree
 from tests.test_pipeline_fake import _HASHED as _READS
@@ -140,7 +141,7 @@ def test_without_md5_or_checksum_the_mtime_decides_and_is_counted(tmp_path: Path
     ]
     # The run's summary counts them, for the warning that names how many.
     _store("new", DATA, "4" * 32, server_side_encryption_customer_algorithm="AES256")
-    summary = run_pipeline(config, {"runner": DEFAULT_RUNNER})
+    summary = run_pipeline(config, make_plan({"runner": DEFAULT_RUNNER}))
     assert (summary.skipped, summary.uploaded, summary.compared_by_mtime) == (2, 1, 2)
 
 

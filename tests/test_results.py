@@ -7,9 +7,10 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline import CountResults
+from pipeline.console import CommandLineObserver
+from pipeline.plan import DEFAULT_RUNNER
 from pipeline.records import Action, FileResult
-from pipeline.results import MAX_LISTED_FAILURES, Summary, failures_noted, note_failure
-from pipeline.run import DEFAULT_RUNNER
+from pipeline.summary import MAX_LISTED_FAILURES, Summary
 
 
 def test_summary_counts_and_merges() -> None:
@@ -31,16 +32,15 @@ def test_summary_counts_and_merges() -> None:
     assert Summary.from_dict(summary.to_dict()) == summary
 
 
-def test_failures_noted_in_this_process_are_bounded_per_run_and_taken_once() -> None:
+def test_the_command_line_keeps_the_first_failures_of_its_own_run() -> None:
+    run_a, run_b = CommandLineObserver("a", False), CommandLineObserver("b", False)
     for i in range(MAX_LISTED_FAILURES + 5):
-        note_failure("run-a", FileResult(f"p{i}", f"k{i}", Action.FAILED, error="boom"))
-    note_failure("run-b", FileResult("q", "j", Action.FAILED, error="other"))
+        run_a.finished(FileResult(f"p{i}", f"k{i}", Action.FAILED, error="boom"))
+    run_a.finished(FileResult("ok", "ok", Action.UPLOADED))
+    run_b.finished(FileResult("q", "j", Action.FAILED, error="other"))
 
-    noted = failures_noted("run-a")
-
-    assert [f["key"] for f in noted] == [f"k{i}" for i in range(MAX_LISTED_FAILURES)]
-    assert failures_noted("run-a") == []
-    assert failures_noted("run-b") == [{"path": "q", "key": "j", "error": "other"}]
+    assert [f["key"] for f in run_a.failures] == [f"k{i}" for i in range(MAX_LISTED_FAILURES)]
+    assert run_b.failures == [{"path": "q", "key": "j", "error": "other"}]
 
 
 def test_deletions_are_counted_apart_from_files() -> None:

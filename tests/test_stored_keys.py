@@ -14,7 +14,7 @@ from devsupport.fakes3 import SERVER, FakeObject, FakeTransport
 from pipeline import UploadConfig, UploadTree
 from pipeline.naming import may_be_rewritten, rewritten
 from pipeline.options import PutMode
-from pipeline.run import DEFAULT_RUNNER
+from pipeline.plan import DEFAULT_RUNNER
 from tests.conftest import FAKE_BUCKET, make_tree
 
 pytestmark = pytest.mark.usefixtures("fake_s3")

@@ -7,14 +7,14 @@ import urllib.parse
 
 import pytest
 
-from pipeline import cli
+from pipeline import arguments
 from pipeline.errors import UsageError
 from pipeline.options import BodyOptions, PutMode, UploadConfig, WalkKind
 from pipeline.tags import check_tags, parse_tag, tagging_header
 
 
 def _body(*tags: str) -> BodyOptions:
-    args, _ = cli.parse(["--bucket", "bkt", *[f"--tag={tag}" for tag in tags], "src"])
+    args, _ = arguments.parse(["--bucket", "bkt", *[f"--tag={tag}" for tag in tags], "src"])
     return BodyOptions.from_args(args)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from pipeline.errors import UsageError
 from pipeline.options.body import BodyOptions
 from pipeline.options.decision import CompareMode, DecisionOptions, PutMode
-from pipeline.options.report import OutputOptions, RecordOptions
+from pipeline.options.report import RecordOptions
 from pipeline.options.sources import SourceOptions, WalkKind
 from pipeline.options.target import Endpoint, TargetOptions, resolve_endpoint
 from pipeline.options.transport import RetryMode, TransportKind, TransportOptions
@@ -26,7 +26,6 @@ __all__ = [
     "CompareMode",
     "DecisionOptions",
     "Endpoint",
-    "OutputOptions",
     "PutMode",
     "RecordOptions",
     "RetryMode",
@@ -60,7 +59,6 @@ class UploadConfig:
     body: BodyOptions = field(default_factory=BodyOptions)
     transport: TransportOptions = field(default_factory=TransportOptions)
     records: RecordOptions = field(default_factory=RecordOptions)
-    output: OutputOptions = field(default_factory=OutputOptions)
 
     def __post_init__(self) -> None:
         put, walk, body = self.decision.put, self.source.walk, self.body
@@ -90,14 +88,13 @@ class UploadConfig:
             )
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace, output: OutputOptions) -> UploadConfig:
+    def from_args(cls, args: argparse.Namespace) -> UploadConfig:
         return cls(
             target=TargetOptions.from_args(args, warn=not args.quiet),
             source=SourceOptions.from_args(args),
             decision=DecisionOptions.from_args(args),
             body=BodyOptions.from_args(args),
             transport=TransportOptions.from_args(args),
-            output=output,
         )
 
     @classmethod
@@ -119,7 +116,6 @@ class UploadConfig:
         owners = {
             "target": TargetOptions, "source": SourceOptions, "decision": DecisionOptions,
             "body": BodyOptions, "transport": TransportOptions, "records": RecordOptions,
-            "output": OutputOptions,
         }  # fmt: skip
         for name, value in fields.items():
             owner = next(

@@ -32,11 +32,3 @@ class RecordOptions(OptionGroup):
             help="skip files a report records as done (size and mtime unchanged); "
             "the run's own lines are appended to it unless --report says otherwise",
         )
-
-
-@dataclass(frozen=True)
-class OutputOptions:
-    """What the workers show while they run, in the process that started the run."""
-
-    run_id: str = ""  # names this run's progress bar (and log lines) in the CLI's process
-    json_lines: bool = False  # -v with --json: one JSON line per file on stdout
