@@ -33,11 +33,11 @@ import apache_beam as beam
 
 from pipeline.counters import Counter
 from pipeline.filters import FileFilter
-from pipeline.naming import join_prefix
+from pipeline.naming import directory_of, key_directory
 from pipeline.observer import SILENT, RunObserver
 from pipeline.options import DecisionOptions, TargetOptions, TransportOptions, UploadConfig
 from pipeline.records import Action, FileResult
-from pipeline.shards import Shard, directory_of
+from pipeline.shards import Shard
 from pipeline.transport import ControlOnDemand, open_control
 from pipeline.transport.control import S3Error
 
@@ -48,7 +48,7 @@ _STALE = "no local file maps to it"
 
 def list_prefix(prefix: str) -> str:
     """The key prefix under which the run's keys lie: 'site' -> 'site/'; '' -> ''."""
-    return directory_of(join_prefix(prefix, "x"))
+    return key_directory(prefix, "")
 
 
 class _ListPrefixFn(beam.DoFn):  # type: ignore[misc]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 
 MAX_KEY_BYTES = 1024
@@ -15,6 +16,18 @@ def join_prefix(prefix: str, relative: str) -> str:
     if not prefix:
         return relative
     return prefix if prefix.endswith("/") and not relative else prefix.rstrip("/") + "/" + relative
+
+
+def directory_of(key: str) -> str:
+    """'a/b/c.txt' -> 'a/b/'; 'c.txt' -> ''."""
+    return key[: key.rfind("/") + 1]
+
+
+def key_directory(prefix: str, relative_directory: str) -> str:
+    """The key prefix of the files of a directory (relative to the SOURCE, '' for the
+    SOURCE itself, '/'-separated): ``site`` with ``a/b`` gives ``site/a/b/``, ``site``
+    with '' gives ``site/``, no prefix with '' gives ''."""
+    return directory_of(join_prefix(prefix, posixpath.join(relative_directory, "x")))
 
 
 def relative_key(path: str, root: str) -> str:

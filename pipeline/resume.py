@@ -19,9 +19,10 @@ import apache_beam as beam
 from pipeline import report
 from pipeline.counters import Counter
 from pipeline.errors import UsageError
+from pipeline.naming import directory_of
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.s3uri import S3Uri, is_s3
-from pipeline.shards import Shard, directory_of
+from pipeline.shards import Shard
 from pipeline.transport import ControlOnDemand
 from pipeline.transport.control import Control, S3Error
 

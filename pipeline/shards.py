@@ -29,7 +29,13 @@ from dataclasses import dataclass
 
 from pipeline.entries import failed, skipped, walk_file
 from pipeline.filters import FileFilter
-from pipeline.naming import join_prefix, may_be_rewritten, relative_key, rewritten
+from pipeline.naming import (
+    directory_of,
+    key_directory,
+    may_be_rewritten,
+    relative_key,
+    rewritten,
+)
 from pipeline.records import Action, FileResult, LeftOut, LocalFile, Root
 
 SHARD_FILES = 2000  # entries of one directory in a shard
@@ -80,11 +86,6 @@ class Shard:
             yield key
             if may_be_rewritten(key):
                 yield rewritten(key)
-
-
-def directory_of(key: str) -> str:
-    """'a/b/c.txt' -> 'a/b/'; 'c.txt' -> ''."""
-    return key[: key.rfind("/") + 1]
 
 
 def _is_directory(entry: os.DirEntry[str], follow: bool) -> bool:
@@ -148,7 +149,9 @@ def split_root(
 
 
 def _key_prefix(root: Root, prefix: str, directory: str) -> str:
-    return directory_of(join_prefix(prefix, relative_key(os.path.join(directory, "x"), root.base)))
+    return key_directory(
+        prefix, directory_of(relative_key(os.path.join(directory, "x"), root.base))
+    )
 
 
 def shard_subtree(

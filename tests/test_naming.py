@@ -12,6 +12,7 @@ from pipeline.naming import (
     clean_relative,
     join_prefix,
     key_below,
+    key_directory,
     key_problem,
     relative_key,
 )
@@ -132,3 +133,20 @@ def test_a_listing_after_key_below_the_smallest_name_finds_every_name(
         if _utf8(listed[-1]) >= _utf8(until):
             break
     assert set(names) <= set(listed)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "directory", "expected"),
+    [
+        ("", "", ""),
+        ("site", "", "site/"),
+        ("site/", "", "site/"),
+        ("site", "a/b", "site/a/b/"),
+        ("site/", "a/b/", "site/a/b/"),
+        ("", "a", "a/"),
+    ],
+)
+def test_the_key_directory_of_a_directory_below_the_source(
+    prefix: str, directory: str, expected: str
+) -> None:
+    assert key_directory(prefix, directory) == expected

@@ -30,11 +30,18 @@ from pipeline import report
 from pipeline.counters import Counter
 from pipeline.entries import skipped
 from pipeline.errors import UsageError
-from pipeline.naming import clean_relative, join_prefix, key_below, key_problem
+from pipeline.naming import (
+    clean_relative,
+    directory_of,
+    join_prefix,
+    key_below,
+    key_directory,
+    key_problem,
+)
 from pipeline.options import SourceOptions, TargetOptions, TransportOptions
 from pipeline.records import Action, FileResult, Root
 from pipeline.s3uri import is_s3
-from pipeline.shards import SHARD_FILES, Shard, directory_of
+from pipeline.shards import SHARD_FILES, Shard
 from pipeline.transport import open_control
 
 SORT_RUN_LINES = 500_000  # paths sorted in memory at once (~100 MB); more: runs merged
@@ -74,7 +81,7 @@ def shards_of_directory(
     """The sorted ``names`` of one ``directory`` (relative to ``source``: '' or ending in
     '/') -> shards of up to SHARD_FILES names; a name given again is skipped."""
     root = Root(path=source, base=source)
-    key_prefix = directory_of(join_prefix(prefix, directory + "x"))
+    key_prefix = key_directory(prefix, directory)
     local = os.path.join(source, directory)
 
     def shard(names: list[str], again: list[FileResult]) -> Shard:
