@@ -310,11 +310,11 @@ def _check_sources(config: UploadConfig, control: Control) -> None:
 
 
 def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
-    from pipeline.destinations import check_destinations
     from pipeline.output import summary_json, summary_text
     from pipeline.preflight import check_bucket
     from pipeline.progress import Progress
-    from pipeline.report_staging import records_for_run, sharded
+    from pipeline.report.destinations import check_destinations
+    from pipeline.report.staging import records_for_run, sharded
     from pipeline.run import (
         RunFailed,
         abort_open_uploads,

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import interrupt, progress, report
+from pipeline import interrupt, progress
 from pipeline.counters import Counter
 from pipeline.decision import DecidePutFn
 from pipeline.delete import DeleteStale, ListPrefix, listing_taken
@@ -40,9 +40,10 @@ from pipeline.inflight import PutSettings
 from pipeline.naming import printable
 from pipeline.options import OutputOptions, SourceOptions, UploadConfig, WalkKind
 from pipeline.records import Action, FileBatch, FileResult, LocalFile
-from pipeline.report_sink import WriteReport
+from pipeline.report.lines import is_recorded_done, report_line
+from pipeline.report.resume import AttachResume
+from pipeline.report.sink import WriteReport
 from pipeline.results import SummarizeResults, Summary, note_failure
-from pipeline.resume import AttachResume
 from pipeline.shards import KeyClaims, Shard, Subtree, mark_clashes, shard_subtree, walk_shard
 from pipeline.sources.base import SplitContext
 from pipeline.sources.file_list import ShardFileList
@@ -178,7 +179,7 @@ class _WalkShardsFn(beam.DoFn):  # type: ignore[misc]
             found += 1
             if bar is not None:
                 bar.found(item)
-            if done and report.is_recorded_done(item, done):
+            if done and is_recorded_done(item, done):
                 yield FileResult.of(item, Action.SKIPPED, reason="recorded done (resume)")
             else:
                 files.append(item)
@@ -220,7 +221,7 @@ class _ObserveResultsFn(beam.DoFn):  # type: ignore[misc]
         if result.action is Action.FAILED and self._run_id:
             note_failure(self._run_id, result)
         if self._json_lines:
-            FILES_LOGGER.info("%s", report.report_line(result).rstrip("\n"))
+            FILES_LOGGER.info("%s", report_line(result).rstrip("\n"))
         elif result.action is Action.FAILED:
             FILES_LOGGER.error("failed: %s: %s", printable(result.path), result.error)
         elif FILES_LOGGER.isEnabledFor(logging.INFO):

@@ -23,8 +23,8 @@ from pipeline.errors import UsageError
 from pipeline.options import CompareMode, PutMode, TransportOptions, WalkKind
 from pipeline.progress import Progress
 from pipeline.records import Precondition
-from pipeline.report import stage_in
-from pipeline.resume import resume_files
+from pipeline.report.resume import resume_files
+from pipeline.report.staging import stage_in
 from pipeline.run import DEFAULT_RUNNER
 from pipeline.transport import PutRequest
 from pipeline.transport.errors import ErrorKind

@@ -11,12 +11,13 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
-from pipeline import interrupt, report
+from pipeline import interrupt
 from pipeline.errors import UsageError
 from pipeline.options import RecordOptions, UploadConfig
 from pipeline.s3uri import is_s3
 from pipeline.transport import open_control
 from pipeline.transport.control import Control, S3Error
+from pipeline.transport.errors import ErrorKind
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def _resumed(uri: str, files: tuple[str, ...]) -> tuple[str, ...]:
 def _shards(
     config: UploadConfig, report_uri: str, resume_uri: str | None, control: Control | None
 ) -> tuple[UploadConfig, tuple[str, ...]]:
-    from pipeline.resume import resume_files
+    from pipeline.report.resume import resume_files
 
     if not is_s3(report_uri) and os.path.isfile(report_uri):
         raise UsageError(
@@ -82,14 +83,14 @@ def _one_file(
     control: Control | None,
     late_errors: list[str],
 ) -> Iterator[tuple[UploadConfig, tuple[str, ...]]]:
-    from pipeline.resume import resume_files
+    from pipeline.report.resume import resume_files
 
     with tempfile.TemporaryDirectory(prefix="s3pp-report-") as tmp:
         resume_local = resume_uri
         if resume_uri and is_s3(resume_uri):
             assert control is not None
             resume_local = os.path.join(tmp, "resume.jsonl")
-            if not report.stage_in(resume_uri, resume_local, control):
+            if not stage_in(resume_uri, resume_local, control):
                 _resumed(resume_uri, ())
         report_local = report_uri
         if report_uri and report_uri == resume_uri:
@@ -101,7 +102,7 @@ def _one_file(
             if report_uri and report_local and is_s3(report_uri):
                 assert control is not None
                 try:
-                    report.stage_out(report_local, report_uri, control)
+                    stage_out(report_local, report_uri, control)
                 except (OSError, ValueError, S3Error) as e:
                     late_errors.append(f"cannot write the report to {report_uri}: {e}")
 
@@ -120,3 +121,27 @@ def _one_file(
                 yield dataclasses.replace(config, records=records), resumed
             finally:
                 write_out()
+
+
+def stage_in(uri: str, local: str, control: Control) -> bool:
+    """Copy the report at s3:// ``uri`` (if there is one) to ``local``; False when there
+    is none yet (``local`` is then empty).
+
+    Only a missing report is "no report yet"; one that is there but cannot be read stops
+    the run (exit 2), so that it is never written over with this run's lines alone.
+    """
+    try:
+        with control.read(uri) as src, open(local, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    except S3Error as e:
+        if e.kind is not ErrorKind.NOT_FOUND:
+            raise UsageError(f"cannot read the report {uri}: {e}") from e
+        open(local, "wb").close()  # no report yet
+        return False
+    return True
+
+
+def stage_out(local: str, uri: str, control: Control) -> None:
+    """Write the whole local report to s3:// ``uri``."""
+    with open(local, "rb") as src, control.write(uri) as dst:
+        shutil.copyfileobj(src, dst)

@@ -16,10 +16,10 @@ from typing import Any
 
 import apache_beam as beam
 
-from pipeline import report
 from pipeline.counters import Counter
 from pipeline.errors import UsageError
 from pipeline.options import TargetOptions, TransportOptions
+from pipeline.report.lines import DoneRecord, open_text, parse_done
 from pipeline.s3uri import S3Uri, is_s3
 from pipeline.shards import Shard, directory_of
 from pipeline.transport import ControlOnDemand
@@ -68,12 +68,12 @@ class _ReadDoneFn(beam.DoFn):  # type: ignore[misc]
         self._control = ControlOnDemand(target, transport)
         self._elsewhere = Counter.RESUME_RECORDS_ELSEWHERE.metric()
 
-    def process(self, uri: str) -> Iterator[tuple[str, report.DoneRecord]]:
+    def process(self, uri: str) -> Iterator[tuple[str, DoneRecord]]:
         control = self._control() if is_s3(uri) else None
         try:
-            with report.open_text(uri, control) as lines:
+            with open_text(uri, control) as lines:
                 for line in lines:
-                    parsed = report.parse_done(line)
+                    parsed = parse_done(line)
                     if parsed is None:
                         continue
                     record, target = parsed
