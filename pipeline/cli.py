@@ -28,6 +28,7 @@ from pipeline.options import UploadConfig, WalkKind
 from pipeline.progress import AboveTheBar
 
 if TYPE_CHECKING:
+    from pipeline.report.place import ReportPlace
     from pipeline.results import Summary
     from pipeline.transport.control import Control
 
@@ -314,7 +315,8 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     from pipeline.preflight import check_bucket
     from pipeline.progress import Progress
     from pipeline.report.destinations import check_destinations
-    from pipeline.report.staging import records_for_run, sharded
+    from pipeline.report.place import report_place
+    from pipeline.report.staging import records_for_run
     from pipeline.run import (
         RunFailed,
         abort_open_uploads,
@@ -343,11 +345,8 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
     with contextlib.closing(open_control(config.target, config.transport)) as control:
         _check_sources(config, control)
         check_bucket(control, config.target.bucket, url)
-        target = args.report or args.resume
-        check_destinations(
-            control, url, args.report, args.resume, temp_location(options),
-            sharded_report=target is not None and (not local or sharded(target)),
-        )  # fmt: skip
+        place = report_place(args.report, args.resume, local)
+        check_destinations(control, url, place, temp_location(options))
     run_id = config.output.run_id
     bar = Progress(run_id, sys.stderr) if _show_progress(args) else contextlib.nullcontext()
     started, started_wall = time.monotonic(), time.time()
@@ -356,10 +355,7 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
         with (
             interrupt.graceful(),
             interrupt.on_force(lambda: abort_open_uploads(config, started_wall)),
-            records_for_run(config, args.report, args.resume, local, late_errors) as (
-                config,
-                resume_files,
-            ),
+            records_for_run(config, place, late_errors) as (config, resume_files),
             bar,
         ):
             summary = run_pipeline(config, beam_options, resume_files)
@@ -367,7 +363,7 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
         if interrupt.requested():
             print(
                 f"{PROG}: interrupted: {e}; open multipart uploads under the prefix were "
-                f"aborted. {_how_to_continue(args)}",
+                f"aborted. {_how_to_continue(place)}",
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED
@@ -402,7 +398,7 @@ def _run(args: argparse.Namespace, beam_options: dict[str, Any]) -> int:
         if config.decision.delete and not config.decision.dry_run:
             print(f"{PROG}: {_deletions_interrupted(summary)}", file=sys.stderr)
         if not args.quiet:
-            print(_how_to_continue(args, summary.unwalked_shards > 0), file=sys.stderr)
+            print(_how_to_continue(place, summary.unwalked_shards > 0), file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.failed or late_errors or withheld else EXIT_OK
 
@@ -435,13 +431,12 @@ def _deletions_interrupted(summary: Summary) -> str:
     )
 
 
-def _how_to_continue(args: argparse.Namespace, walk_stopped: bool = False) -> str:
+def _how_to_continue(place: ReportPlace | None, walk_stopped: bool = False) -> str:
     """The line that ends an interrupted run: how to finish the job."""
     unseen = "the walk was stopped, so files it had not found yet are not counted. "
     unseen = unseen if walk_stopped else ""
-    record = args.report or args.resume
-    if record:
-        again = f"run the same command with --resume {record} (what it records done is skipped)"
+    if place is not None:
+        again = f"run the same command with --resume {place.uri} (what it records done is skipped)"
     else:
         again = "run the same command again to finish (what is already in the bucket is skipped)"
     return f"Interrupted: {unseen}To continue, {again}."

@@ -20,13 +20,13 @@ from pipeline.counters import Counter
 from pipeline.errors import UsageError
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.report.lines import DoneRecord, open_text, parse_done
+from pipeline.report.place import REPORT_SUFFIX
 from pipeline.s3uri import S3Uri, is_s3
 from pipeline.shards import Shard, directory_of
 from pipeline.transport import ControlOnDemand
 from pipeline.transport.control import Control, S3Error
 
 _LOGGER = logging.getLogger(__name__)
-REPORT_SUFFIX = ".jsonl"
 
 
 def resume_files(uri: str, control: Control | None = None) -> tuple[str, ...]:

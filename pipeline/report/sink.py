@@ -22,7 +22,7 @@ import apache_beam as beam
 from pipeline.options import RecordOptions, TargetOptions, TransportOptions
 from pipeline.records import FileResult
 from pipeline.report.lines import report_line
-from pipeline.report.resume import REPORT_SUFFIX
+from pipeline.report.place import REPORT_SUFFIX
 from pipeline.s3uri import is_s3
 from pipeline.transport import open_control
 

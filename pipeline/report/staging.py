@@ -1,5 +1,6 @@
-"""Where a run's report lives while it runs: one local file (an s3:// report is copied in
-before and out after), or a directory or s3:// prefix of shards the workers write."""
+"""Where a run's report lives while it runs (``place.ReportPlace`` says where it goes): one
+local file (an s3:// report is copied in before and out after), or a directory or s3://
+prefix of shards the workers write."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pipeline import interrupt
 from pipeline.errors import UsageError
 from pipeline.options import RecordOptions, UploadConfig
+from pipeline.report.place import ReportPlace
 from pipeline.s3uri import is_s3
 from pipeline.transport import open_control
 from pipeline.transport.control import Control, S3Error
@@ -22,36 +24,30 @@ from pipeline.transport.errors import ErrorKind
 _LOGGER = logging.getLogger(__name__)
 
 
-def sharded(uri: str) -> bool:
-    """A report path that names a directory (or s3:// prefix) of shards."""
-    return uri.endswith("/") or os.path.isdir(uri)
-
-
 @contextlib.contextmanager
 def records_for_run(
-    config: UploadConfig,
-    report_uri: str | None,
-    resume_uri: str | None,
-    local: bool,
-    late_errors: list[str],
+    config: UploadConfig, place: ReportPlace | None, late_errors: list[str]
 ) -> Iterator[tuple[UploadConfig, tuple[str, ...]]]:
-    """The config with where the report goes, and the report files to resume from.
+    """The config with where the workers write the report, and the report files to
+    resume from.
 
-    On a local runner a report is one file; an s3:// one is copied in and out. On a
-    distributed runner (or when PATH is a directory) the report is a directory or s3://
-    prefix of shards that the workers write themselves. What cannot be written out at
-    the end is added to ``late_errors``.
+    A report of one file is written here, on the local runner; an s3:// one is copied in
+    and out. A report of shards (``place.shards``) is a directory or s3:// prefix that
+    the workers write themselves. What cannot be written out at the end is added to
+    ``late_errors``.
     """
-    report_uri = report_uri or resume_uri
+    if place is None:
+        yield config, ()
+        return
     with contextlib.ExitStack() as stack:
         control = None
-        if any(uri and is_s3(uri) for uri in (report_uri, resume_uri)):
+        if place.uses_s3:
             control = open_control(config.target, config.transport)
             stack.callback(control.close)
-        if report_uri is not None and (not local or sharded(report_uri)):
-            yield _shards(config, report_uri, resume_uri, control)
+        if place.shards:
+            yield _shards(config, place, control)
         else:
-            yield from _one_file(config, report_uri, resume_uri, control, late_errors)
+            yield from _one_file(config, place, control, late_errors)
 
 
 def _resumed(uri: str, files: tuple[str, ...]) -> tuple[str, ...]:
@@ -62,49 +58,47 @@ def _resumed(uri: str, files: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _shards(
-    config: UploadConfig, report_uri: str, resume_uri: str | None, control: Control | None
+    config: UploadConfig, place: ReportPlace, control: Control | None
 ) -> tuple[UploadConfig, tuple[str, ...]]:
     from pipeline.report.resume import resume_files
 
-    if not is_s3(report_uri) and os.path.isfile(report_uri):
+    if not place.on_s3 and os.path.isfile(place.uri):
         raise UsageError(
-            f"--report {report_uri!r} is a file; on a distributed runner the report is "
+            f"--report {place.uri!r} is a file; on a distributed runner the report is "
             "a directory of shards (or an s3:// prefix): name a directory"
         )
-    resumed = _resumed(resume_uri, resume_files(resume_uri, control)) if resume_uri else ()
-    records = RecordOptions(report_path=report_uri, report_shards=True)
+    resume = place.resume
+    resumed = _resumed(resume, resume_files(resume, control)) if resume else ()
+    records = RecordOptions(report_path=place.uri, report_shards=True)
     return dataclasses.replace(config, records=records), resumed
 
 
 def _one_file(
-    config: UploadConfig,
-    report_uri: str | None,
-    resume_uri: str | None,
-    control: Control | None,
-    late_errors: list[str],
+    config: UploadConfig, place: ReportPlace, control: Control | None, late_errors: list[str]
 ) -> Iterator[tuple[UploadConfig, tuple[str, ...]]]:
     from pipeline.report.resume import resume_files
 
     with tempfile.TemporaryDirectory(prefix="s3pp-report-") as tmp:
-        resume_local = resume_uri
-        if resume_uri and is_s3(resume_uri):
+        resume = place.resume
+        resume_local = resume
+        if resume and is_s3(resume):
             assert control is not None
             resume_local = os.path.join(tmp, "resume.jsonl")
-            if not stage_in(resume_uri, resume_local, control):
-                _resumed(resume_uri, ())
-        report_local = report_uri
-        if report_uri and report_uri == resume_uri:
+            if not stage_in(resume, resume_local, control):
+                _resumed(resume, ())
+        report_local: str | None = place.uri
+        if place.appends_to_resume:
             report_local = resume_local
-        elif report_uri and is_s3(report_uri):
+        elif place.on_s3:
             report_local = os.path.join(tmp, "report.jsonl")
 
         def write_out() -> None:
-            if report_uri and report_local and is_s3(report_uri):
+            if place.on_s3 and report_local:
                 assert control is not None
                 try:
-                    stage_out(report_local, report_uri, control)
+                    stage_out(report_local, place.uri, control)
                 except (OSError, ValueError, S3Error) as e:
-                    late_errors.append(f"cannot write the report to {report_uri}: {e}")
+                    late_errors.append(f"cannot write the report to {place.uri}: {e}")
 
         def write_out_and_clean() -> None:  # a second Ctrl-C skips the with's own cleanup
             write_out()
@@ -113,10 +107,10 @@ def _one_file(
         with interrupt.on_force(write_out_and_clean):
             try:
                 resumed: tuple[str, ...] = ()
-                if resume_uri and resume_local:
+                if resume and resume_local:
                     resumed = resume_files(resume_local, control)
-                    if not is_s3(resume_uri):
-                        _resumed(resume_uri, resumed)
+                    if not is_s3(resume):
+                        _resumed(resume, resumed)
                 records = RecordOptions(report_path=report_local)
                 yield dataclasses.replace(config, records=records), resumed
             finally:
