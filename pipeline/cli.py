@@ -112,20 +112,15 @@ def _check_sources(config: UploadConfig, control: Control) -> None:
 def _check_before_run(args: argparse.Namespace, config: UploadConfig, plan: RunPlan) -> None:
     """The SOURCEs, the bucket and where the report and Beam's temporary files go, before
     anything is uploaded: a usage error if one is wrong."""
-    from pipeline.destinations import check_destinations
     from pipeline.preflight import check_bucket
-    from pipeline.report_staging import sharded
+    from pipeline.report.destinations import check_destinations
     from pipeline.transport import open_control
 
     url = config.target.endpoint.url
     with contextlib.closing(open_control(config.target, config.transport)) as control:
         _check_sources(config, control)
         check_bucket(control, config.target.bucket, url)
-        target = args.report or args.resume
-        check_destinations(
-            control, url, args.report, args.resume, plan.temp_location,
-            sharded_report=target is not None and (not plan.local or sharded(target)),
-        )  # fmt: skip
+        check_destinations(control, url, plan.report, plan.temp_location)
 
 
 def _run(
@@ -135,7 +130,7 @@ def _run(
     from pipeline.observer import Observers
     from pipeline.plan import make_plan
     from pipeline.progress import Progress
-    from pipeline.report_staging import records_for_run
+    from pipeline.report.staging import records_for_run
     from pipeline.run import RunFailed, abort_open_uploads, run_pipeline
 
     # Beam and the per-file records make many short-lived objects: collect them less
@@ -143,7 +138,7 @@ def _run(
     gc.freeze()
     gc.set_threshold(_GC_THRESHOLD, 20, 20)
     config = build_config(args)
-    plan = make_plan(beam_options)
+    plan = make_plan(beam_options, args.report, args.resume)
     if not plan.works_here and (args.verbose or args.dry_run) and not args.quiet:
         _LOGGER.warning(
             "the workers of this runner are other processes: their per-file lines (-v, "
@@ -159,10 +154,7 @@ def _run(
         with (
             interrupt.graceful(),
             interrupt.on_force(lambda: abort_open_uploads(config, started_wall)),
-            records_for_run(config, args.report, args.resume, plan.local, late_errors) as (
-                config,
-                resume_files,
-            ),
+            records_for_run(config, plan.report, late_errors) as (config, resume_files),
             bar or contextlib.nullcontext(),
         ):
             summary = run_pipeline(config, plan, resume_files, observer)
@@ -170,7 +162,7 @@ def _run(
         if interrupt.requested():
             print(
                 f"{PROG}: interrupted: {e}; open multipart uploads under the prefix were "
-                f"aborted. {_how_to_continue(args)}",
+                f"aborted. {_how_to_continue(plan)}",
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED
@@ -180,10 +172,10 @@ def _run(
     return _ended(args, config, plan, summary, time.monotonic() - started, late_errors)
 
 
-def _how_to_continue(args: argparse.Namespace, walk_stopped: bool = False) -> str:
+def _how_to_continue(plan: RunPlan, walk_stopped: bool = False) -> str:
     from pipeline.output import how_to_continue
 
-    return how_to_continue(args.report or args.resume, walk_stopped)
+    return how_to_continue(plan.report.uri if plan.report else None, walk_stopped)
 
 
 def _ended(
@@ -217,7 +209,7 @@ def _ended(
         if config.decision.delete and not dry_run:
             print(f"{PROG}: {deletions_interrupted(summary)}", file=sys.stderr)
         if not args.quiet:
-            print(_how_to_continue(args, summary.unwalked_shards > 0), file=sys.stderr)
+            print(_how_to_continue(plan, summary.unwalked_shards > 0), file=sys.stderr)
         return EXIT_INTERRUPTED
     withheld = deletions_withheld(summary, config)
     if withheld:

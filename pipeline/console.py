@@ -17,12 +17,13 @@ import logging
 import re
 import sys
 
-from pipeline import interrupt, report
+from pipeline import interrupt
 from pipeline.errors import UsageError
 from pipeline.naming import printable
 from pipeline.observer import RunObserver
 from pipeline.progress import AboveTheBar
 from pipeline.records import Action, FileResult
+from pipeline.report.lines import report_line
 from pipeline.summary import MAX_LISTED_FAILURES
 
 FILES_LOGGER = logging.getLogger("pipeline.files")
@@ -43,7 +44,7 @@ class CommandLineObserver(RunObserver):
         if result.action is Action.FAILED and len(self.failures) < MAX_LISTED_FAILURES:
             self.failures.append({"path": result.path, "key": result.key, "error": result.error})
         if self._json_lines:
-            FILES_LOGGER.info("%s", report.report_line(result).rstrip("\n"))
+            FILES_LOGGER.info("%s", report_line(result).rstrip("\n"))
         elif result.action is Action.FAILED:
             FILES_LOGGER.error("failed: %s: %s", printable(result.path), result.error)
         elif FILES_LOGGER.isEnabledFor(logging.INFO):

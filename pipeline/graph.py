@@ -38,9 +38,9 @@ from pipeline.observe import ObserveResultsFn
 from pipeline.observer import SILENT, RunObserver
 from pipeline.options import UploadConfig, WalkKind
 from pipeline.plan import Topology
-from pipeline.report_sink import WriteReport
+from pipeline.report.resume import AttachResume
+from pipeline.report.sink import WriteReport
 from pipeline.results import SummarizeResults
-from pipeline.resume import AttachResume
 from pipeline.sources.file_list import ShardFileList
 from pipeline.summary import Summary
 from pipeline.upload import UploadFn

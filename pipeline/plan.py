@@ -6,6 +6,8 @@ plan instead of asking Beam's options again.
 
 - ``RunnerKind``: the job runs in this process, in processes the local runner starts,
   on a portable job service, on a Flink cluster, or elsewhere.
+- ``ReportPlace`` (``pipeline.report.place``): where the report goes (one file, shards,
+  s3://) and the report resumed from.
 - ``Topology``: how work is laid out over the workers. On the one in-process worker
   every file streams through one fused stage (``STREAMED``); elsewhere directory shards
   are spread (``SPREAD``), except under ``--limit``, where one worker walks in order and
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.errors import UsageError
+from pipeline.report.place import ReportPlace, report_place
 
 # Beam's default may pick the Prism runner and download it; this one runs offline.
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
@@ -61,6 +64,7 @@ class RunPlan:
     spread: bool  # more than one worker: directory shards are spread over them
     temp_location: str | None
     flink_master: str | None = None  # the REST address of a real Flink cluster
+    report: ReportPlace | None = None  # where the report goes (--report, --resume)
 
     @property
     def local(self) -> bool:
@@ -102,8 +106,11 @@ def pipeline_options(beam_options: dict[str, Any]) -> Any:
     return options
 
 
-def make_plan(beam_options: dict[str, Any]) -> RunPlan:
-    """The plan of a run with these Beam options (as the user set them)."""
+def make_plan(
+    beam_options: dict[str, Any], report: str | None = None, resume: str | None = None
+) -> RunPlan:
+    """The plan of a run with these Beam options (as the user set them), ``--report``
+    and ``--resume``."""
     from apache_beam.options.pipeline_options import (
         DirectOptions,
         FlinkRunnerOptions,
@@ -128,4 +135,6 @@ def make_plan(beam_options: dict[str, Any]) -> RunPlan:
     workers = direct.direct_num_workers or 1
     spread = runner is not RunnerKind.IN_PROCESS or workers > 1
     temp: str | None = options.view_as(GoogleCloudOptions).temp_location
-    return RunPlan(options, runner, name, spread, temp, flink_master)
+    local = runner in (RunnerKind.IN_PROCESS, RunnerKind.LOCAL_PROCESSES)
+    place = report_place(report, resume, local)
+    return RunPlan(options, runner, name, spread, temp, flink_master, place)

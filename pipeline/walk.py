@@ -17,7 +17,6 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 
-from pipeline import report
 from pipeline.counters import Counter
 from pipeline.errors import UsageError
 from pipeline.filters import FileFilter
@@ -25,6 +24,7 @@ from pipeline.observer import SILENT, RunObserver
 from pipeline.options import SourceOptions, UploadConfig, WalkKind
 from pipeline.plan import Topology
 from pipeline.records import Action, FileBatch, FileResult, LocalFile
+from pipeline.report.lines import is_recorded_done
 from pipeline.shards import KeyClaims, Shard, Subtree, mark_clashes, shard_subtree, walk_shard
 from pipeline.sources.base import SplitContext
 from pipeline.sources.filesystem import check_mirrorable
@@ -158,7 +158,7 @@ class WalkShardsFn(beam.DoFn):  # type: ignore[misc]
             self._found += 1
             found += 1
             observer.found(item)
-            if done and report.is_recorded_done(item, done):
+            if done and is_recorded_done(item, done):
                 yield FileResult.of(item, Action.SKIPPED, reason="recorded done (resume)")
             else:
                 files.append(item)

@@ -16,7 +16,7 @@ from pipeline import progress
 from pipeline.errors import UsageError
 from pipeline.options import UploadConfig
 from pipeline.records import Root
-from pipeline.report import stage_in
+from pipeline.report.staging import stage_in
 from pipeline.shards import shard_subtree, split_root
 from pipeline.transport.boto import BotocoreControl
 from pipeline.walk import WalkShardsFn

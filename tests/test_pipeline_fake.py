@@ -25,8 +25,8 @@ from pipeline.options import CompareMode, PutMode, TransportOptions, WalkKind
 from pipeline.plan import DEFAULT_RUNNER
 from pipeline.progress import Progress
 from pipeline.records import Precondition
-from pipeline.report import stage_in
-from pipeline.resume import resume_files
+from pipeline.report.resume import resume_files
+from pipeline.report.staging import stage_in
 from pipeline.transport import PutRequest
 from pipeline.transport.errors import ErrorKind
 from tests.conftest import FAKE_BUCKET, make_tree

@@ -12,7 +12,12 @@ from pipeline.options.values import OptionGroup
 @dataclass(frozen=True)
 class RecordOptions(OptionGroup):
     """The report the workers write: one JSON-lines file, or a directory (or s3:// prefix)
-    of shards. The CLI fills it in from ``--report``/``--resume`` (``records_for_run``)."""
+    of shards. The CLI fills it in from where ``--report``/``--resume`` put the report
+    (``pipeline.report.place``), a local copy of an s3:// file while the run lasts
+    (``pipeline.report.staging.records_for_run``).
+
+    It stays an option group here, not in ``pipeline.report``: ``UploadConfig`` holds it,
+    and the report package imports the options, which are the layer below it."""
 
     title = "records"
 

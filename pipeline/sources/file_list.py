@@ -26,7 +26,6 @@ from operator import itemgetter
 
 import apache_beam as beam
 
-from pipeline import report
 from pipeline.counters import Counter
 from pipeline.entries import skipped
 from pipeline.errors import UsageError
@@ -40,6 +39,7 @@ from pipeline.naming import (
 )
 from pipeline.options import SourceOptions, TargetOptions, TransportOptions
 from pipeline.records import Action, FileResult, Root
+from pipeline.report.lines import open_text
 from pipeline.s3uri import is_s3
 from pipeline.shards import SHARD_FILES, Shard
 from pipeline.transport import open_control
@@ -154,7 +154,7 @@ def _names_by_directory(
     lines: list[bytes], source: str, prefix: str
 ) -> Iterator[tuple[str, list[str]] | beam.pvalue.TaggedOutput]:
     """A batch of lines -> (directory, names) for each directory; shards carrying the
-    results of lines (``_SETTLED``). Lines are read as ``report.open_text`` reads them:
+    results of lines (``_SETTLED``). Lines are read as ``open_text`` reads a report's:
     UTF-8, bytes that are not kept as surrogate escapes (such a line fails alone)."""
     by_directory: dict[str, list[str]] = {}
     for raw in lines:
@@ -206,7 +206,7 @@ class _ReadListFn(beam.DoFn):  # type: ignore[misc]
         source, prefix = self._source.sources[0], self._target.prefix
         control = open_control(self._target, self._transport) if is_s3(uri) else None
         try:
-            with report.open_text(uri, control) as lines:
+            with open_text(uri, control) as lines:
                 yield from shards_of_list(lines, source, prefix)
         finally:
             if control is not None:

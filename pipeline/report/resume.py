@@ -16,18 +16,18 @@ from typing import Any
 
 import apache_beam as beam
 
-from pipeline import report
 from pipeline.counters import Counter
 from pipeline.errors import UsageError
 from pipeline.naming import directory_of
 from pipeline.options import TargetOptions, TransportOptions
+from pipeline.report.lines import DoneRecord, open_text, parse_done
+from pipeline.report.place import REPORT_SUFFIX
 from pipeline.s3uri import S3Uri, is_s3
 from pipeline.shards import Shard
 from pipeline.transport import ControlOnDemand
 from pipeline.transport.control import Control, S3Error
 
 _LOGGER = logging.getLogger(__name__)
-REPORT_SUFFIX = ".jsonl"
 
 
 def resume_files(uri: str, control: Control | None = None) -> tuple[str, ...]:
@@ -69,12 +69,12 @@ class _ReadDoneFn(beam.DoFn):  # type: ignore[misc]
         self._control = ControlOnDemand(target, transport)
         self._elsewhere = Counter.RESUME_RECORDS_ELSEWHERE.metric()
 
-    def process(self, uri: str) -> Iterator[tuple[str, report.DoneRecord]]:
+    def process(self, uri: str) -> Iterator[tuple[str, DoneRecord]]:
         control = self._control() if is_s3(uri) else None
         try:
-            with report.open_text(uri, control) as lines:
+            with open_text(uri, control) as lines:
                 for line in lines:
-                    parsed = report.parse_done(line)
+                    parsed = parse_done(line)
                     if parsed is None:
                         continue
                     record, target = parsed

@@ -19,10 +19,10 @@ from typing import IO
 
 import apache_beam as beam
 
-from pipeline import report
 from pipeline.options import RecordOptions, TargetOptions, TransportOptions
 from pipeline.records import FileResult
-from pipeline.resume import REPORT_SUFFIX
+from pipeline.report.lines import report_line
+from pipeline.report.place import REPORT_SUFFIX
 from pipeline.s3uri import is_s3
 from pipeline.transport import open_control
 
@@ -68,7 +68,7 @@ class _WriteReportFn(beam.DoFn):  # type: ignore[misc]
         if self._lines is None:
             self._file = contextlib.ExitStack()
             self._lines = self._open(self._file)
-        self._lines.write(report.report_line(result, self._worker, self._target))
+        self._lines.write(report_line(result, self._worker, self._target))
         self._lines.flush()
         return iter(())
 

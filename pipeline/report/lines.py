@@ -1,4 +1,4 @@
-"""The per-file report (JSON lines) and resuming from one.
+"""A report's lines: one JSON object per finished file, and reading them back.
 
 Each finished file appends one line, flushed at once, so a run killed at any moment
 leaves a report of everything it finished. ``--resume`` reads such a report and skips
@@ -10,18 +10,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import shutil
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-from pipeline.errors import UsageError
 from pipeline.records import Action, FileResult, LocalFile
 from pipeline.s3uri import is_s3
-from pipeline.transport.control import Control, S3Error
-from pipeline.transport.errors import ErrorKind
 
 if TYPE_CHECKING:
     from pipeline.options import TargetOptions
+    from pipeline.transport.control import Control
 
 _LOGGER = logging.getLogger(__name__)
 _DONE_ACTIONS = {Action.UPLOADED.value, Action.SKIPPED.value}
@@ -82,27 +79,3 @@ def open_text(uri: str, control: Control | None = None) -> Iterator[IO[str]]:
     else:
         with open(uri, encoding="utf-8", errors="surrogateescape") as f:
             yield f
-
-
-def stage_in(uri: str, local: str, control: Control) -> bool:
-    """Copy the report at s3:// ``uri`` (if there is one) to ``local``; False when there
-    is none yet (``local`` is then empty).
-
-    Only a missing report is "no report yet"; one that is there but cannot be read stops
-    the run (exit 2), so that it is never written over with this run's lines alone.
-    """
-    try:
-        with control.read(uri) as src, open(local, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-    except S3Error as e:
-        if e.kind is not ErrorKind.NOT_FOUND:
-            raise UsageError(f"cannot read the report {uri}: {e}") from e
-        open(local, "wb").close()  # no report yet
-        return False
-    return True
-
-
-def stage_out(local: str, uri: str, control: Control) -> None:
-    """Write the whole local report to s3:// ``uri``."""
-    with open(local, "rb") as src, control.write(uri) as dst:
-        shutil.copyfileobj(src, dst)

@@ -1,4 +1,5 @@
-"""Where a run writes, checked before the first upload: report, resume, temp location.
+"""Where a run writes, checked before the first upload: the report's place (its file or
+shards, and the report it resumes from: ``place.ReportPlace``) and Beam's temp location.
 
 A local directory must exist and be writable (a report file's directory, a report
 directory or its parent); an ``s3://`` destination's bucket must exist and answer. Each
@@ -11,6 +12,7 @@ import os
 
 from pipeline.errors import UsageError
 from pipeline.preflight import check_bucket
+from pipeline.report.place import ReportPlace
 from pipeline.s3uri import S3Uri, is_s3
 from pipeline.transport.control import Control
 
@@ -65,19 +67,12 @@ def check_readable(option: str, path: str, control: Control, url: str) -> None:
 
 
 def check_destinations(
-    control: Control,
-    url: str,
-    report: str | None,
-    resume: str | None,
-    temp_location: str | None,
-    sharded_report: bool,
+    control: Control, url: str, place: ReportPlace | None, temp_location: str | None
 ) -> None:
     """Every place the run will write (or read its records from) is usable."""
-    if resume is not None:
-        check_readable("--resume", resume, control, url)
-    target = report or resume
-    if target is not None:
-        option = "--report" if report else "--resume"
-        check_writable(option, target, control, url, directory=sharded_report)
+    if place is not None:
+        if place.resume is not None:
+            check_readable("--resume", place.resume, control, url)
+        check_writable(place.option, place.uri, control, url, directory=place.shards)
     if temp_location is not None:
         check_writable("--temp_location", temp_location, control, url, directory=True)
