@@ -23,6 +23,13 @@ def test_no_report_and_no_resume_is_no_place() -> None:
     assert report_place(None, None, local=False) is None
 
 
+@pytest.mark.parametrize("option", ["report", "resume"])
+def test_an_empty_report_or_resume_is_a_usage_error(option: str) -> None:
+    given = {"report": None, "resume": None, option: " "}
+    with pytest.raises(UsageError, match=f"--{option} names no file"):
+        report_place(given["report"], given["resume"], local=True)
+
+
 def test_a_report_on_the_local_runner_is_one_file(tmp_path: Path) -> None:
     path = str(tmp_path / "run.jsonl")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from pipeline.errors import UsageError
 from pipeline.s3uri import is_s3
 
 REPORT_SUFFIX = ".jsonl"  # how a report file ends among the shards of a directory or prefix
@@ -45,7 +46,11 @@ class ReportPlace:
 
 def report_place(report: str | None, resume: str | None, local: bool) -> ReportPlace | None:
     """Where the report of a run with these ``--report`` and ``--resume`` goes (None when
-    neither is given); ``local`` says the runner runs on this machine."""
+    neither is given); ``local`` says the runner runs on this machine. An empty one is a
+    usage error."""
+    for option, value in (("--report", report), ("--resume", resume)):
+        if value is not None and not value.strip():
+            raise UsageError(f"{option} names no file: give a path or an s3:// URI")
     uri = report or resume
     if uri is None:
         return None

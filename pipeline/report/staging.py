@@ -64,7 +64,7 @@ def _shards(
 
     if not place.on_s3 and os.path.isfile(place.uri):
         raise UsageError(
-            f"--report {place.uri!r} is a file; on a distributed runner the report is "
+            f"{place.option} {place.uri!r} is a file; on a distributed runner the report is "
             "a directory of shards (or an s3:// prefix): name a directory"
         )
     resume = place.resume
