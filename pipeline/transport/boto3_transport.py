@@ -24,9 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import botocore.config
 import botocore.exceptions
-import botocore.session
 import s3transfer.exceptions
 import s3transfer.subscribers
 from boto3.s3.transfer import TransferConfig
@@ -45,6 +43,7 @@ from pipeline.transport.base import (
     object_details,
 )
 from pipeline.transport.boto import s3_error
+from pipeline.transport.botocore_client import make_client
 from pipeline.transport.errors import ErrorKind
 
 _MAX_THREADS = 64
@@ -111,20 +110,14 @@ class Boto3Transport(Transport):
         super().__init__(target, options)
         config = options
         threads = min(config.concurrency, _MAX_THREADS)
-        endpoint = target.endpoint
         self._bucket = target.bucket
-        self._client = botocore.session.Session(profile=target.profile).create_client(
-            "s3",
-            region_name=endpoint.region,
-            endpoint_url=endpoint.url,
-            verify=target.ca_bundle or True,
-            config=botocore.config.Config(
-                max_pool_connections=threads,
-                connect_timeout=config.timeout,
-                read_timeout=config.timeout,
-                retries={"total_max_attempts": config.retries + 1, "mode": config.retry_mode.value},
-                s3={"addressing_style": "path" if endpoint.path_style else "virtual"},
-            ),
+        self._client = make_client(
+            target,
+            retries=config.retries,
+            retry_mode=config.retry_mode,
+            connect_timeout=config.timeout,
+            read_timeout=config.timeout,
+            pool_connections=threads,
         )
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="s3pp-boto3")
         self._cap = worker_cap(options.bwlimit)  # None: no --bwlimit
