@@ -7,7 +7,7 @@ through s3transfer's multipart upload (``boto3_multipart``).
 A conditional write (``PutRequest.precondition``) goes with PutObject, CopyObject, and
 for a multipart upload with CompleteMultipartUpload.
 
-With ``--bwlimit`` every body is read through a ``ThrottledReader`` of the worker's cap:
+With ``--bwlimit`` every body is read through a ``ThrottledReader`` of the run's cap:
 botocore reads a single PUT's body to hash it and then sends it (the cap is paid on the
 first pass only), and s3transfer reads a multipart upload's parts one after another into
 memory (at most ``max_in_memory_upload_chunks`` parts per worker) and sends them.
@@ -29,7 +29,7 @@ import s3transfer.exceptions
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.records import Precondition, RemoteObject
 from pipeline.s3uri import S3Uri
-from pipeline.transport.bandwidth import throttled_body, worker_cap
+from pipeline.transport.bandwidth import run_cap, throttled_body
 from pipeline.transport.base import (
     HeadOutcome,
     ListOutcome,
@@ -69,7 +69,7 @@ class Boto3Transport(Transport):
             pool_connections=threads,
         )
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="s3pp-boto3")
-        self._cap = worker_cap(options.bwlimit)  # None: no --bwlimit
+        self._cap = run_cap(options.run_key, options.bwlimit)  # None: no --bwlimit
         self._cancelled = threading.Event()
         self._multipart = MultipartUploads(self._client, options, threads)
 

@@ -4,7 +4,7 @@ Python, streams files from disk and splits large ones into parallel multipart pa
 With ``--bwlimit`` a body is not read by awscrt from its file (``send_filepath``) but
 through a ``ThrottledReader`` (``body_stream``): awscrt reads it on its body-streaming
 thread, a part (or a whole small body) at a time into its buffers, and each read waits
-for the worker's cap. That thread also prepares the other requests and hands their
+for the run's cap. That thread also prepares the other requests and hands their
 answers over, which then wait up to one such read (part size / RATE): so the time the
 cap holds it back does not count against any request's deadline, and on Ctrl-C those
 answers are let in before the requests still in flight are cancelled.
@@ -29,7 +29,7 @@ from awscrt.s3 import (
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.records import Precondition, RemoteObject
 from pipeline.s3uri import S3Uri
-from pipeline.transport.bandwidth import ThrottledReader, throttled_body, worker_cap
+from pipeline.transport.bandwidth import ThrottledReader, run_cap, throttled_body
 from pipeline.transport.base import (
     HeadOutcome,
     ListOutcome,
@@ -55,7 +55,7 @@ class CrtTransport(Transport):
         self._endpoint = target.endpoint
         self._bucket = target.bucket
         self._host = target.endpoint.authority(target.bucket)
-        self._cap = worker_cap(options.bwlimit)  # None: no --bwlimit
+        self._cap = run_cap(options.run_key, options.bwlimit)  # None: no --bwlimit
         self._stopping = threading.Event()  # set by cancel_all: throttled reads stop
         self._requests = CrtRequests(make_crt_client(target, options), options.timeout, self._cap)
 
