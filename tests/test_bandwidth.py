@@ -4,22 +4,26 @@ server; a fake clock, and one short real-time check of threads sharing a bucket)
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
+import pickle
 import threading
 import time
+import weakref
 
 import pytest
 
 from pipeline import arguments
-from pipeline.options import TransportOptions
+from pipeline.options import TransportKind, TransportOptions, UploadConfig
 from pipeline.options.values import parse_rate
+from pipeline.transport import open_transport
 from pipeline.transport.bandwidth import (
     CHUNK,
     ThrottledReader,
     TokenBucket,
+    run_cap,
     throttled_body,
-    worker_cap,
 )
 
 KIB, MIB, GIB = 1024, 1024**2, 1024**3
@@ -168,10 +172,55 @@ def test_a_stopped_take_returns_early() -> None:
     assert time.monotonic() - start < 1
 
 
-def test_one_cap_per_rate_per_process() -> None:
-    assert worker_cap(0) is None
-    assert worker_cap(12345) is worker_cap(12345)
-    assert worker_cap(12345) is not worker_cap(54321)
+def test_one_cap_per_run_and_rate_in_a_process() -> None:
+    assert run_cap("run-a", 0) is None
+    cap = run_cap("run-a", 12345)
+    assert cap is not None
+    assert run_cap("run-a", 12345) is cap
+    assert run_cap("run-b", 12345) is not cap
+    assert run_cap("run-a", 54321) is not cap
+
+
+def test_a_cap_goes_when_nothing_uses_it() -> None:
+    """A process running many runs one after another keeps no cap of a finished run."""
+    cap = weakref.ref(run_cap("run-done", 12345))  # type: ignore[arg-type]
+    gc.collect()
+    assert cap() is None
+
+
+def test_each_run_has_its_own_options_key() -> None:
+    """Each TransportOptions made is a run of its own (the CLI makes one per run, a library
+    user one per config); options derived from them, or unpickled on a worker, stay in it."""
+    first, second = (UploadConfig.for_bucket("bkt", "http://127.0.0.1:9") for _ in range(2))
+    assert first.transport.run_key != second.transport.run_key
+    assert first.transport == second.transport  # the key is no setting: configs still compare
+    assert pickle.loads(pickle.dumps(first)).transport.run_key == first.transport.run_key
+    args, _ = arguments.parse(["--bucket", "bkt", "--bwlimit", "4M", "src"])
+    assert TransportOptions.from_args(args).run_key != TransportOptions.from_args(args).run_key
+
+
+@pytest.mark.parametrize("kind", list(TransportKind))
+def test_the_transports_of_one_run_share_a_cap_and_another_run_has_its_own(
+    kind: TransportKind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two uploads in one process with the same --bwlimit each keep to their own cap; the
+    workers of one run (each opening its transport from its copy of the options) share one."""
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    target = UploadConfig.for_bucket("bkt", "http://127.0.0.1:9").target
+    run, other_run = (TransportOptions(kind=kind, bwlimit=MIB) for _ in range(2))
+    worker_copy = pickle.loads(pickle.dumps(run))
+    transports = [open_transport(target, options) for options in (run, worker_copy, other_run)]
+    try:
+        caps = [transport._cap for transport in transports]  # type: ignore[attr-defined]
+    finally:
+        for transport in transports:
+            transport.close()
+
+    assert caps[0] is not None and caps[0].rate == MIB
+    assert caps[1] is caps[0]
+    assert caps[2] is not None and caps[2] is not caps[0]
 
 
 def _reader(data: bytes, **kwargs: object) -> tuple[ThrottledReader, FakeClock, list[int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.records import Precondition, RemoteObject
-from pipeline.transport.boto3_transport import condition_args
+from pipeline.transport.boto3_args import condition_args
 from pipeline.transport.errors import ErrorKind, classify
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import enum
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UsageError
@@ -49,9 +50,13 @@ class TransportOptions(OptionGroup):
     timeout: float = DEFAULT_TIMEOUT_S  # per request, plus time for its body
     multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
     multipart_chunksize: int = DEFAULT_MULTIPART_CHUNKSIZE
-    # Upload bytes per second of each worker process, shared by all its transfers (one
-    # token bucket per process: on a cluster each worker has its own); 0 for no cap.
+    # Upload bytes per second of each worker process, shared by all the run's transfers
+    # there (one token bucket per run and process: on a cluster each worker has its own);
+    # 0 for no cap.
     bwlimit: int = 0
+    # Names the run these options are made for (each TransportOptions is a new run): the
+    # transports of one run in a process share its cap, those of another run have their own.
+    run_key: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False)
     # A Transport class to use instead of ``kind``'s (e.g. a fake one in tests); it must
     # be importable by name on the workers, as Beam pickles classes by reference.
     factory: type[Transport] | None = None

@@ -1,7 +1,7 @@
 """The upload bandwidth cap (``--bwlimit``): a token bucket and a body reader that pays it.
 
-Every transfer of one worker process takes its body's bytes from the same
-``TokenBucket`` (``worker_cap``), through a ``ThrottledReader``: a read returns once the
+Every transfer of one run in a worker process takes its body's bytes from the same
+``TokenBucket`` (``run_cap``), through a ``ThrottledReader``: a read returns once the
 bucket allows its bytes, so the bodies of all transfers together are read, and so sent,
 at no more than the cap on average. A bucket holds at most ``BURST`` bytes of credit,
 so an idle worker cannot save up for a long burst.
@@ -17,6 +17,7 @@ import errno
 import io
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -76,17 +77,22 @@ class TokenBucket:
             return self._held_total - max(0.0, self._held_until - self._clock())
 
 
-_CAPS: dict[int, TokenBucket] = {}
+# The caps in use, by run and rate: a cap goes when the last transport using it does.
+_CAPS: weakref.WeakValueDictionary[tuple[str, int], TokenBucket] = weakref.WeakValueDictionary()
 _CAPS_LOCK = threading.Lock()
 
 
-def worker_cap(rate: int) -> TokenBucket | None:
-    """The bucket that every transport of this process with this ``rate`` shares (so a
-    worker running several upload threads still keeps to one cap); None for no cap."""
+def run_cap(run: str, rate: int) -> TokenBucket | None:
+    """The bucket that every transport of the run ``run`` in this process shares (so a
+    worker running several upload threads still keeps to one cap, and another run in the
+    same process keeps to its own); None for no cap."""
     if rate <= 0:
         return None
     with _CAPS_LOCK:
-        return _CAPS.setdefault(rate, TokenBucket(rate))
+        cap = _CAPS.get((run, rate))
+        if cap is None:
+            cap = _CAPS[(run, rate)] = TokenBucket(rate)
+        return cap
 
 
 class ThrottledReader(io.BufferedIOBase):

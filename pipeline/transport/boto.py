@@ -7,13 +7,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import IO, Any
 
-import botocore.config
 import botocore.exceptions
-import botocore.session
 
 from pipeline.credentials import botocore_credentials
-from pipeline.options import Endpoint, TargetOptions
+from pipeline.options import TargetOptions
 from pipeline.s3uri import S3Uri
+from pipeline.transport.botocore_client import make_client
 from pipeline.transport.control import (
     PREFLIGHT_TIMEOUT_S,
     Control,
@@ -24,33 +23,12 @@ from pipeline.transport.control import (
 )
 from pipeline.transport.errors import ErrorKind, classify
 
+_RETRIES = 3  # after the first try
 _CONNECT_TIMEOUT_S = 10
 _READ_TIMEOUT_S = 30
 # The bucket check: two tries, each within half of its budget less the backoff between
 # them (at most 1 s in botocore's standard mode).
 _PREFLIGHT_TRY_S = (PREFLIGHT_TIMEOUT_S - 1) / 2
-
-
-def make_client(
-    endpoint: Endpoint,
-    ca_bundle: str | None,
-    profile: str | None = None,
-    max_attempts: int = 3,
-    connect_timeout: float = _CONNECT_TIMEOUT_S,
-    read_timeout: float = _READ_TIMEOUT_S,
-) -> Any:
-    return botocore.session.Session(profile=profile).create_client(
-        "s3",
-        region_name=endpoint.region,
-        endpoint_url=endpoint.url,
-        verify=ca_bundle if ca_bundle else True,
-        config=botocore.config.Config(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
-            s3={"addressing_style": "path" if endpoint.path_style else "virtual"},
-        ),
-    )
 
 
 def s3_error(e: Exception, doing: str) -> S3Error:
@@ -78,17 +56,19 @@ _ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 
 class BotocoreControl(Control):
-    def __init__(self, target: TargetOptions, max_attempts: int = 3) -> None:
+    def __init__(self, target: TargetOptions, retries: int = _RETRIES) -> None:
         self._target = target
-        self._max_attempts = max_attempts
+        self._retries = retries
         self._client_made: Any = None
 
     @property
     def _client(self) -> Any:
         if self._client_made is None:
-            target = self._target
             self._client_made = make_client(
-                target.endpoint, target.ca_bundle, target.profile, self._max_attempts
+                self._target,
+                retries=self._retries,
+                connect_timeout=_CONNECT_TIMEOUT_S,
+                read_timeout=_READ_TIMEOUT_S,
             )
         return self._client_made
 
@@ -96,9 +76,8 @@ class BotocoreControl(Control):
         target = self._target
         botocore_credentials(target.profile)  # none found: a UsageError of its own
         client = make_client(
-            target.endpoint, target.ca_bundle, target.profile, max_attempts=1,
-            connect_timeout=_PREFLIGHT_TRY_S, read_timeout=_PREFLIGHT_TRY_S,
-        )  # fmt: skip  # max_attempts: retries after the first try
+            target, retries=1, connect_timeout=_PREFLIGHT_TRY_S, read_timeout=_PREFLIGHT_TRY_S
+        )
         try:
             client.head_bucket(Bucket=bucket)
         except (

@@ -2,13 +2,12 @@
 
 Slower than awscrt (Python does the HTTP work, under the GIL) but it speaks exactly what
 boto3 speaks, for servers that awscrt's S3 client does not get along with. Large files go
-through s3transfer's multipart upload, which aborts the upload when a part fails.
+through s3transfer's multipart upload (``boto3_multipart``).
 
 A conditional write (``PutRequest.precondition``) goes with PutObject, CopyObject, and
-for a multipart upload with CompleteMultipartUpload: s3transfer takes no such argument
-(``ALLOWED_UPLOAD_ARGS`` of 0.19), so a hook of the client adds it to the completion.
+for a multipart upload with CompleteMultipartUpload.
 
-With ``--bwlimit`` every body is read through a ``ThrottledReader`` of the worker's cap:
+With ``--bwlimit`` every body is read through a ``ThrottledReader`` of the run's cap:
 botocore reads a single PUT's body to hash it and then sends it (the cap is paid on the
 first pass only), and s3transfer reads a multipart upload's parts one after another into
 memory (at most ``max_in_memory_upload_chunks`` parts per worker) and sends them.
@@ -24,18 +23,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import botocore.config
 import botocore.exceptions
-import botocore.session
 import s3transfer.exceptions
-import s3transfer.subscribers
-from boto3.s3.transfer import TransferConfig
-from s3transfer.manager import TransferManager
 
 from pipeline.options import TargetOptions, TransportOptions
 from pipeline.records import Precondition, RemoteObject
 from pipeline.s3uri import S3Uri
-from pipeline.transport.bandwidth import throttled_body, worker_cap
+from pipeline.transport.bandwidth import run_cap, throttled_body
 from pipeline.transport.base import (
     HeadOutcome,
     ListOutcome,
@@ -45,46 +39,12 @@ from pipeline.transport.base import (
     object_details,
 )
 from pipeline.transport.boto import s3_error
+from pipeline.transport.boto3_args import condition_args, extra_args
+from pipeline.transport.boto3_multipart import MultipartUploads
+from pipeline.transport.botocore_client import make_client
 from pipeline.transport.errors import ErrorKind
 
 _MAX_THREADS = 64
-_ARGUMENT_OF_HEADER = {
-    "cache-control": "CacheControl",
-    "content-disposition": "ContentDisposition",
-    "content-language": "ContentLanguage",
-    "expires": "Expires",
-    "x-amz-acl": "ACL",
-    "x-amz-storage-class": "StorageClass",
-    "x-amz-server-side-encryption": "ServerSideEncryption",
-    "x-amz-server-side-encryption-aws-kms-key-id": "SSEKMSKeyId",
-}
-
-
-def extra_args(request: PutRequest, headers: tuple[tuple[str, str], ...]) -> dict[str, Any]:
-    """boto3 arguments for the metadata of a PUT."""
-    args: dict[str, Any] = {"ContentType": request.content_type, "ChecksumAlgorithm": "CRC32"}
-    if request.content_encoding:
-        args["ContentEncoding"] = request.content_encoding
-    if request.tagging:  # s3transfer sends it with CreateMultipartUpload
-        args["Tagging"] = request.tagging
-    metadata = {}
-    for name, value in headers:
-        lower = name.lower()
-        if lower.startswith("x-amz-meta-"):
-            metadata[lower.removeprefix("x-amz-meta-")] = value
-        else:
-            args[_ARGUMENT_OF_HEADER[lower]] = value
-    if metadata:
-        args["Metadata"] = metadata
-    return args
-
-
-def condition_args(precondition: Precondition | None) -> dict[str, str]:
-    """boto3 arguments of a conditional write: IfMatch or IfNoneMatch."""
-    if precondition is None:
-        return {}
-    name, value = precondition.header()
-    return {name.replace("-", ""): value}
 
 
 def _error(operation: str, e: Exception) -> tuple[str, ErrorKind]:
@@ -95,60 +55,23 @@ def _error(operation: str, e: Exception) -> tuple[str, ErrorKind]:
     return str(error), error.kind
 
 
-class _Progress(s3transfer.subscribers.BaseSubscriber):  # type: ignore[misc]
-    """Hands s3transfer's progress of an upload (bytes as its parts are sent, negative
-    when a part is sent again) to the transport's ``on_progress``."""
-
-    def __init__(self, on_progress: Callable[[int], None]) -> None:
-        self._on_progress = on_progress
-
-    def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
-        self._on_progress(bytes_transferred)
-
-
 class Boto3Transport(Transport):
     def __init__(self, target: TargetOptions, options: TransportOptions) -> None:
         super().__init__(target, options)
-        config = options
-        threads = min(config.concurrency, _MAX_THREADS)
-        endpoint = target.endpoint
+        threads = min(options.concurrency, _MAX_THREADS)
         self._bucket = target.bucket
-        self._client = botocore.session.Session(profile=target.profile).create_client(
-            "s3",
-            region_name=endpoint.region,
-            endpoint_url=endpoint.url,
-            verify=target.ca_bundle or True,
-            config=botocore.config.Config(
-                max_pool_connections=threads,
-                connect_timeout=config.timeout,
-                read_timeout=config.timeout,
-                retries={"total_max_attempts": config.retries + 1, "mode": config.retry_mode.value},
-                s3={"addressing_style": "path" if endpoint.path_style else "virtual"},
-            ),
+        self._client = make_client(
+            target,
+            retries=options.retries,
+            retry_mode=options.retry_mode,
+            connect_timeout=options.timeout,
+            read_timeout=options.timeout,
+            pool_connections=threads,
         )
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="s3pp-boto3")
-        self._cap = worker_cap(options.bwlimit)  # None: no --bwlimit
+        self._cap = run_cap(options.run_key, options.bwlimit)  # None: no --bwlimit
         self._cancelled = threading.Event()
-        self._lock = threading.Lock()
-        self._in_flight: set[Any] = set()  # s3transfer futures of multipart uploads
-        # The conditions of the multipart uploads in flight, by key, for their completion.
-        self._conditions: dict[str, dict[str, str]] = {}
-        self._client.meta.events.register(
-            "before-parameter-build.s3.CompleteMultipartUpload", self._add_condition
-        )
-        self._transfers = TransferManager(
-            self._client,
-            TransferConfig(
-                multipart_threshold=config.multipart_threshold,
-                multipart_chunksize=config.multipart_chunksize,
-                max_concurrency=threads,
-            ),
-        )
-
-    def _add_condition(self, params: dict[str, Any], **_: Any) -> None:
-        """Give a CompleteMultipartUpload the condition of its upload."""
-        with self._lock:
-            params.update(self._conditions.get(params["Key"], {}))
+        self._multipart = MultipartUploads(self._client, options, threads)
 
     def head(self, key: str, on_done: Callable[[HeadOutcome], None], details: bool = False) -> None:
         def run() -> None:
@@ -270,24 +193,8 @@ class Boto3Transport(Transport):
                 Bucket=bucket, Key=request.key, Body=body, **args, **condition
             )
             return str(answer["ETag"]).strip('"')
-        subscribers = []
-        if on_progress is not None and self._cap is None:
-            subscribers.append(_Progress(on_progress))
-        transfer = self._transfers.upload(
-            body, bucket, request.key, extra_args=args, subscribers=subscribers
-        )
-        with self._lock:
-            self._in_flight.add(transfer)
-            self._conditions[request.key] = condition
-        try:
-            transfer.result()
-        finally:
-            with self._lock:
-                self._in_flight.discard(transfer)
-                self._conditions.pop(request.key, None)
-        # s3transfer does not hand back the ETag that completed the upload.
-        stored = self._client.head_object(Bucket=bucket, Key=request.key)
-        return str(stored["ETag"]).strip('"')
+        progress = on_progress if self._cap is None else None
+        return self._multipart.upload(body, bucket, request.key, args, condition, progress)
 
     def copy(
         self,
@@ -322,13 +229,8 @@ class Boto3Transport(Transport):
 
     def cancel_all(self) -> None:
         self._cancelled.set()
-        # Each transfer is cancelled by its future: s3transfer 0.19's shutdown(cancel=True)
-        # hands its message on as the exception type and fails.
-        with self._lock:
-            transfers = list(self._in_flight)
-        for transfer in transfers:
-            transfer.cancel()
+        self._multipart.cancel_all()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._transfers.shutdown()
+        self._multipart.shutdown()
