@@ -184,7 +184,9 @@ class UploadTree(_UploadTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         config, observer = self._config, self._observer
         if config.source.files_from is not None:
-            shard_list = ShardFileList(config.source, config.target, config.transport, self._spread)
+            shard_list = ShardFileList(
+                config.source, config.target, config.transport, self._topology
+            )
             shards = pbegin | "ShardFileList" >> shard_list
             check_keys = False
         else:

@@ -38,6 +38,7 @@ from pipeline.naming import (
     key_problem,
 )
 from pipeline.options import SourceOptions, TargetOptions, TransportOptions
+from pipeline.plan import Topology
 from pipeline.records import Action, FileResult, Root
 from pipeline.report.lines import open_text
 from pipeline.s3uri import is_s3
@@ -221,18 +222,18 @@ class ShardFileList(beam.PTransform):  # type: ignore[misc]
         source: SourceOptions,
         target: TargetOptions,
         transport: TransportOptions,
-        spread: bool,
+        topology: Topology,
     ) -> None:
         super().__init__()
         self._source = source
         self._target = target
         self._transport = transport
-        self._spread = spread
+        self._topology = topology
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         options = self._source
         assert options.files_from is not None
-        if not self._spread or options.limit is not None:
+        if self._topology is not Topology.SPREAD:  # one worker reads the list, in order
             return (
                 pbegin
                 | "ListFile" >> beam.Create([options.files_from], reshuffle=False)
