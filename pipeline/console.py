@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 
 from pipeline import interrupt
@@ -89,8 +88,6 @@ def configure_logging(args: argparse.Namespace) -> tuple[AboveTheBar, ...]:
     root.setLevel(logging.DEBUG if debug else logging.INFO if args.log_filename else quiet)
     for noisy in ("apache_beam", "botocore", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.ERROR)
-    relay = logging.getLogger("apache_beam.runners.portability.local_job_service")
-    relay.filters[:] = [_not_a_relayed_file_line]
 
     files = FILES_LOGGER
     files.propagate = False
@@ -109,15 +106,6 @@ def configure_logging(args: argparse.Namespace) -> tuple[AboveTheBar, ...]:
     files.handlers[:] = [failures] + ([each] if show_each else [])
     files.setLevel(logging.INFO if show_each else logging.ERROR)
     return (*above, failures)
-
-
-def _not_a_relayed_file_line(record: logging.LogRecord) -> bool:
-    """Beam's local job service relays the log of worker processes (``multi_processing``)
-    as dumps of their log entries: the per-file lines among them (failures) are listed in
-    the summary instead."""
-    if record.msg != "Worker: %s" or not isinstance(record.args, tuple) or not record.args:
-        return True
-    return not re.search(r'transform_id: "[^"]*/Observe\w+"', str(record.args[0]))
 
 
 def not_beam_gcp_noise(record: logging.LogRecord) -> bool:
