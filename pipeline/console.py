@@ -23,7 +23,7 @@ from pipeline.observer import RunObserver
 from pipeline.progress import AboveTheBar
 from pipeline.records import Action, FileResult
 from pipeline.report.lines import report_line
-from pipeline.summary import MAX_LISTED_FAILURES
+from pipeline.summary import MAX_LISTED_FAILURES, listed_failure
 
 FILES_LOGGER = logging.getLogger("pipeline.files")
 
@@ -41,7 +41,7 @@ class CommandLineObserver(RunObserver):
 
     def finished(self, result: FileResult) -> None:
         if result.action is Action.FAILED and len(self.failures) < MAX_LISTED_FAILURES:
-            self.failures.append({"path": result.path, "key": result.key, "error": result.error})
+            self.failures.append(listed_failure(result))
         if self._json_lines:
             FILES_LOGGER.info("%s", report_line(result).rstrip("\n"))
         elif result.action is Action.FAILED:

@@ -37,6 +37,11 @@ COUNTERS = {
 }
 
 
+def listed_failure(result: FileResult) -> dict[str, str]:
+    """A failed result as the summary lists it."""
+    return {"path": result.path, "key": result.key, "error": result.error}
+
+
 @dataclass
 class Summary:
     """What one run did. Counts are exact; ``failures`` lists the first few."""
@@ -84,9 +89,7 @@ class Summary:
         elif result.action is Action.FAILED:
             self.failed += 1
             if len(self.failures) < MAX_LISTED_FAILURES:
-                self.failures.append(
-                    {"path": result.path, "key": result.key, "error": result.error}
-                )
+                self.failures.append(listed_failure(result))
 
     def merge(self, other: Summary) -> None:
         for f in dataclasses.fields(self):
