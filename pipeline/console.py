@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 
 from pipeline import interrupt
 from pipeline.errors import UsageError
@@ -34,14 +35,17 @@ class CommandLineObserver(RunObserver):
     def __init__(self, bucket: str, json_lines: bool) -> None:
         self._bucket = bucket
         self._json_lines = json_lines
+        self._lock = threading.Lock()  # results come from several bundle threads
         self.failures: list[dict[str, str]] = []  # the first failures, for the summary
 
     def stop_requested(self) -> bool:
         return interrupt.requested()
 
     def finished(self, result: FileResult) -> None:
-        if result.action is Action.FAILED and len(self.failures) < MAX_LISTED_FAILURES:
-            self.failures.append(listed_failure(result))
+        if result.action is Action.FAILED:
+            with self._lock:
+                if len(self.failures) < MAX_LISTED_FAILURES:
+                    self.failures.append(listed_failure(result))
         if self._json_lines:
             FILES_LOGGER.info("%s", report_line(result).rstrip("\n"))
         elif result.action is Action.FAILED:
