@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import itertools
 import json
+import logging
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +26,7 @@ from hypothesis import Phase, settings
 
 from devsupport.fakes3 import SERVER, FakeServer
 from devsupport.locals3 import LocalS3
+from pipeline import cli
 from pipeline.filters import FileFilter
 from pipeline.records import FileResult, LocalFile, Root
 from pipeline.shards import shard_subtree, split_root, walk_shard
@@ -116,6 +121,17 @@ class CliResult:
         return json.loads(self.stdout.strip().splitlines()[-1])
 
 
+def assert_usage_error(result: CliResult, *words: str) -> None:
+    """Bad usage or configuration: exit code 2 and one line on stderr that says ``words``,
+    no traceback."""
+    assert result.code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
 @pytest.fixture
 def run_cli(s3_server: LocalS3) -> Any:
     """Run the real CLI in a child process against the test server."""
@@ -134,6 +150,145 @@ def run_cli(s3_server: LocalS3) -> Any:
             cwd=REPO,
         )
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
+
+
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers there
+
+
+def offline_env() -> dict[str, str]:
+    """This process's environment with made-up credentials, no AWS profile or config file:
+    what the CLI sees when no server is asked anything."""
+    env = dict(os.environ)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        env.pop(name, None)
+    env.update(
+        AWS_ACCESS_KEY_ID="offline-key",
+        AWS_SECRET_ACCESS_KEY="offline-secret",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    return env
+
+
+_LoggerState = tuple[int, list[logging.Handler], list[Any], bool, bool]
+
+
+def _logger_states() -> dict[str, _LoggerState]:
+    loggers = {"": logging.getLogger(), **logging.Logger.manager.loggerDict}
+    return {
+        name: (logger.level, logger.handlers[:], logger.filters[:], logger.propagate,
+               logger.disabled)
+        for name, logger in loggers.items()
+        if isinstance(logger, logging.Logger)
+    }  # fmt: skip
+
+
+def _handlers(states: dict[str, _LoggerState]) -> set[logging.Handler]:
+    return {handler for state in states.values() for handler in state[1]}
+
+
+@contextlib.contextmanager
+def _logging_put_back() -> Iterator[None]:
+    """The loggers as they were: handlers, filters, levels. Those made meanwhile (by
+    imports) are set back to a new logger's state, but for the NullHandler that a library
+    adds to its own; a handler no logger keeps is closed (a log file)."""
+    before = _logger_states()
+    try:
+        yield
+    finally:
+        after = _logger_states()
+        for name, (_, handlers, *_) in after.items():
+            nulls: list[logging.Handler] = [
+                h for h in handlers if isinstance(h, logging.NullHandler)
+            ]
+            logger = logging.getLogger(name)
+            state = before.get(name, (logging.NOTSET, nulls, [], True, False))
+            logger.level, kept, filters, logger.propagate, logger.disabled = state
+            logger.handlers[:], logger.filters[:] = kept, filters
+        for handler in _handlers(after) - _handlers(_logger_states()):
+            handler.close()
+
+
+@contextlib.contextmanager
+def _exit_handlers_run() -> Iterator[None]:
+    """What the block registers with ``atexit`` runs at its end, as at a process's exit."""
+    registered: list[Callable[[], object]] = []
+    register = atexit.register
+
+    def record(function: Callable[..., object], *args: Any, **kwargs: Any) -> Callable[..., object]:
+        registered.append(lambda: function(*args, **kwargs))
+        return function
+
+    atexit.register = record  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        atexit.register = register  # type: ignore[assignment]
+        for function in reversed(registered):
+            function()
+
+
+@contextlib.contextmanager
+def _process_state_put_back(env: dict[str, str]) -> Iterator[None]:
+    """The block runs with the environment ``env`` in REPO; then the environment, working
+    directory, temporary directory, SIGINT and SIGTERM handlers, and the garbage
+    collector's thresholds and freeze are as they were."""
+    saved_env, cwd, temp = dict(os.environ), os.getcwd(), tempfile.tempdir
+    signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(REPO)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(cwd)
+        tempfile.tempdir = temp
+        for sig, handler in signals.items():
+            signal.signal(sig, handler)
+        gc.set_threshold(*thresholds)
+        if not frozen:
+            gc.unfreeze()
+
+
+@pytest.fixture
+def run_main(capfd: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run the CLI's ``main()`` in this process, as ``run_cli`` runs it in a child: the
+    same exit code and output, without a child's start and Beam's import (seconds). For
+    the errors found before anything is uploaded; ``endpoint`` is where the CLI is sent
+    (none answers by default), ``env`` its environment (``offline_env()`` by default)."""
+
+    def run(
+        *args: str, env: dict[str, str] | None = None, endpoint: str | None = UNREACHABLE
+    ) -> CliResult:
+        argv = [*(["--endpoint-url", endpoint] if endpoint else []), *args]
+        capfd.readouterr()
+        env = offline_env() if env is None else env
+        # What main() changes in its process, put back, so that tests stay independent.
+        with _logging_put_back(), _exit_handlers_run(), _process_state_put_back(env):
+            try:
+                code = cli.main(argv)
+            except SystemExit as e:  # argparse's errors and --help
+                code = e.code if isinstance(e.code, int) else 1
+        out, err = capfd.readouterr()
+        return CliResult(code, out, err)
+
+    return run
+
+
+@pytest.fixture
+def run_main_on_server(s3_server: LocalS3, run_main: Callable[..., CliResult]) -> Any:
+    """``run_main`` against the test server, called as ``run_cli`` is."""
+
+    def run(*args: str, env: dict[str, str] | None = None, endpoint: bool = True) -> CliResult:
+        url = s3_server.endpoint_url if endpoint else None
+        return run_main(*args, env=s3_server.env() if env is None else env, endpoint=url)
 
     return run
 

@@ -176,11 +176,3 @@ def test_ctrl_c_ends_a_capped_upload_at_once(
     assert (summary["not_started"], summary["uploaded"], summary["failed"]) == (1, 0, 0)
     assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert bucket_objects(s3_client, bucket) == {}
-
-
-def test_a_bad_rate_is_a_usage_error(run_cli: Any, bucket: str, tmp_path: Path) -> None:
-    result = run_cli("--bucket", bucket, "--bwlimit", "10 Mbit", str(tmp_path))
-
-    assert result.code == 2
-    assert "--bwlimit: not a rate: '10 Mbit'" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,5 +1,5 @@
-"""--compare against the real server: what each mode uploads on a re-sync, the checksum
-cache that spares reading an unchanged tree, and the refused combination."""
+"""--compare against the real server: what each mode uploads on a re-sync, and the checksum
+cache that spares reading an unchanged tree (the refused combination: tests/test_usage.py)."""
 
 from __future__ import annotations
 
@@ -70,9 +70,3 @@ def test_checksum_cache_remembers_each_file_and_still_sees_a_change(
 
     assert second.code == 0, second.stderr
     assert (second.summary["uploaded"], second.summary["skipped"]) == (1, len(FILES) - 1)
-
-
-def test_size_with_gzip_is_refused(run_cli: Any, bucket: str, tmp_path: Path) -> None:
-    result = run_cli("--bucket", bucket, "--gzip", "--compare", "size", str(_tree(tmp_path)))
-    assert result.code == 2
-    assert result.stderr.count("\n") == 1 and "--compare size" in result.stderr

@@ -43,10 +43,16 @@ def _one_line(result: CliResult) -> str:
     ],
 )
 def test_destinations_are_checked_before_the_first_upload(
-    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, option: str, value: str, words: str
+    run_main_on_server: Any,
+    s3_client: Any,
+    bucket: str,
+    tmp_path: Path,
+    option: str,
+    value: str,
+    words: str,
 ) -> None:
     tree = make_tree(tmp_path / "src", {"a.txt": b"a"})
-    result = run_cli("--bucket", bucket, option, value, str(tree))
+    result = run_main_on_server("--bucket", bucket, option, value, str(tree))
     assert result.code == 2
     line = _one_line(result)
     assert option in line and words in line

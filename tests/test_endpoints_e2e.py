@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from devsupport.locals3 import LocalS3
-from tests.conftest import bucket_objects, make_tree, readme_section
-from tests.test_errors_e2e import assert_usage_error
+from tests.conftest import assert_usage_error, bucket_objects, make_tree, readme_section
 
 TREE = {"a.txt": b"a", "b/c.txt": b"c"}
 
@@ -43,12 +42,19 @@ def server_env(s3_server: LocalS3, **variables: str) -> dict[str, str]:
 
 
 def test_endpoint_without_a_scheme(
-    run_cli: Any, s3_client: Any, bucket: str, tree: Path, s3_server: LocalS3
+    run_cli: Any,
+    run_main_on_server: Any,
+    s3_client: Any,
+    bucket: str,
+    tree: Path,
+    s3_server: LocalS3,
 ) -> None:
     netloc = s3_server.endpoint_url.removeprefix("http://")
     env = server_env(s3_server)
-    flag = run_cli("--bucket", bucket, "--endpoint-url", netloc, str(tree), endpoint=False, env=env)
-    variable = run_cli(
+    flag = run_main_on_server(
+        "--bucket", bucket, "--endpoint-url", netloc, str(tree), endpoint=False, env=env
+    )
+    variable = run_main_on_server(
         "--bucket", bucket, str(tree),
         endpoint=False, env=server_env(s3_server, AWS_ENDPOINT_URL_S3=netloc),
     )  # fmt: skip
@@ -94,11 +100,17 @@ def test_endpoint_from_the_environment(
 
 
 def test_endpoint_url_wins_over_the_variables(
-    run_cli: Any, s3_client: Any, bucket: str, tree: Path, s3_server: LocalS3, dead_url: str
+    run_cli: Any,
+    run_main_on_server: Any,
+    s3_client: Any,
+    bucket: str,
+    tree: Path,
+    s3_server: LocalS3,
+    dead_url: str,
 ) -> None:
     env = server_env(s3_server, AWS_ENDPOINT_URL_S3=dead_url, AWS_ENDPOINT_URL=dead_url)
 
-    without = run_cli("--bucket", bucket, str(tree), endpoint=False, env=env)
+    without = run_main_on_server("--bucket", bucket, str(tree), endpoint=False, env=env)
     with_flag = run_cli("--bucket", bucket, "--json", str(tree), env=env)
 
     assert_usage_error(without, "cannot reach", dead_url)

@@ -97,9 +97,9 @@ def test_storage_class_and_encryption_are_stored(
     ],
 )
 def test_invalid_headers_are_usage_errors(
-    run_cli: Any, s3_client: Any, bucket: str, tree: Path, header: str, words: str
+    run_main_on_server: Any, s3_client: Any, bucket: str, tree: Path, header: str, words: str
 ) -> None:
-    result = run_cli("--bucket", bucket, "--header", header, str(tree))
+    result = run_main_on_server("--bucket", bucket, "--header", header, str(tree))
 
     assert result.code == 2
     assert words in result.stderr
@@ -330,13 +330,6 @@ def test_tar_from_s3_with_gzip_and_update(
     assert again.summary["skipped"] == 4  # three unchanged, one symlink member
 
 
-def test_tar_source_must_be_an_archive(run_cli: Any, bucket: str, tmp_path: Path) -> None:
-    result = run_cli("--bucket", bucket, "--walk", "tar", str(tmp_path))
-
-    assert result.code == 2
-    assert "not an archive file" in result.stderr
-
-
 def test_server_side_copy_from_a_source_bucket(
     run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
 ) -> None:
@@ -365,26 +358,6 @@ def test_server_side_copy_from_a_source_bucket(
     }
     copied = s3_client.head_object(Bucket=bucket, Key="mirror/sub/b 1.bin")
     assert copied["ContentType"] == "x/custom", "a copy keeps the object's metadata"
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["--walk", "s3", "s3://x-src"],
-        ["--put", "copy", "."],
-        ["--walk", "s3", "--put", "copy", "src"],
-        # a copy keeps the source's metadata: options that would set it are refused
-        ["--walk", "s3", "--put", "copy", "--header", "Cache-Control: no-cache", "s3://x-src"],
-        ["--walk", "s3", "--put", "copy", "--storage-class", "STANDARD_IA", "s3://x-src"],
-        ["--walk", "s3", "--put", "copy", "--sse", "AES256", "s3://x-src"],
-        ["--walk", "s3", "--put", "copy", "--grant", "public-read", "s3://x-src"],
-    ],
-)
-def test_copy_options_must_go_together(run_cli: Any, bucket: str, args: list[str]) -> None:
-    result = run_cli("--bucket", bucket, *args)
-
-    assert result.code == 2
-    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_resume_honours_only_records_of_the_same_bucket_and_endpoint(

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +44,15 @@ class FlinkSetup:
     cluster: FlinkCluster
     s3: LocalS3
     client: Any
+
+
+@dataclass
+class FirstRun:
+    """The first upload of the tree: its result, its Flink job and its report's shards."""
+
+    result: CliResult
+    job_id: str
+    report_shards: list[Path]
 
 
 @pytest.fixture(scope="module")
@@ -136,22 +146,20 @@ def _explain(result: CliResult, cluster: FlinkCluster) -> str:
 
 
 @pytest.fixture(scope="module")
-def first_run(flink: FlinkSetup, tree: dict[str, bytes]) -> tuple[CliResult, str]:
-    """The first upload of the tree; returns its result and its Flink job id."""
+def first_run(flink: FlinkSetup, tree: dict[str, bytes]) -> FirstRun:
     before = flink.cluster.job_ids()
     reports = flink.cluster.shared / "reports"
     result = run_on_flink(flink, "--report", str(reports), str(flink.cluster.shared / "src"))
     assert result.code == 0, _explain(result, flink.cluster)
     new_jobs = flink.cluster.job_ids() - before
     assert len(new_jobs) == 1, f"expected one new Flink job, found {new_jobs}"
-    return result, new_jobs.pop()
+    return FirstRun(result, new_jobs.pop(), sorted(reports.glob("*.jsonl")))
 
 
 def test_upload_on_flink_lands_every_file(
-    flink: FlinkSetup, tree: dict[str, bytes], first_run: tuple[CliResult, str]
+    flink: FlinkSetup, tree: dict[str, bytes], first_run: FirstRun
 ) -> None:
-    result, _ = first_run
-    summary = result.summary
+    summary = first_run.result.summary
     assert (summary["files"], summary["uploaded"], summary["failed"]) == (FILES, FILES, 0), summary
     assert summary["bytes_uploaded"] == sum(len(data) for data in tree.values())
     stored = bucket_objects(flink.client, BUCKET)
@@ -159,14 +167,11 @@ def test_upload_on_flink_lands_every_file(
     assert [key for key in tree if stored[key] != tree[key]] == []
 
 
-def test_upload_on_flink_runs_on_both_taskmanagers(
-    flink: FlinkSetup, first_run: tuple[CliResult, str]
-) -> None:
+def test_upload_on_flink_runs_on_both_taskmanagers(flink: FlinkSetup, first_run: FirstRun) -> None:
     cluster = flink.cluster
-    _, job_id = first_run
     taskmanagers = cluster.taskmanager_ids()
     assert len(taskmanagers) == 2
-    table = cluster.records_read(job_id)
+    table = cluster.records_read(first_run.job_id)
     # After the first shuffle, some stage reads records on every TaskManager: both
     # TaskManagers (and the workers beside them) got a share of the files.
     spread = [name for name, per_tm in table[1:] if all(per_tm.get(tm) for tm in taskmanagers)]
@@ -177,10 +182,12 @@ def test_upload_on_flink_runs_on_both_taskmanagers(
         assert "Starting worker with command" in log, f"no worker started on {host.hostname}"
 
 
-def test_rerun_on_flink_uploads_nothing(
-    flink: FlinkSetup, tree: dict[str, bytes], first_run: tuple[CliResult, str]
+def test_rerun_on_flink_uploads_nothing_and_counts_without_a_shared_temp_location(
+    flink: FlinkSetup, tree: dict[str, bytes], first_run: FirstRun
 ) -> None:
-    result = run_on_flink(flink, str(flink.cluster.shared / "src"))
+    # The counts come back as Beam metrics: the summary file that --temp_location would
+    # carry (the first failures) is not needed for them.
+    result = run_on_flink(flink, str(flink.cluster.shared / "src"), temp_location=False)
     assert result.code == 0, _explain(result, flink.cluster)
     summary = result.summary
     expected = (FILES, 0, FILES, 0)
@@ -190,9 +197,9 @@ def test_rerun_on_flink_uploads_nothing(
 
 
 def test_report_on_flink_is_complete_and_names_both_hosts(
-    flink: FlinkSetup, tree: dict[str, bytes], first_run: tuple[CliResult, str]
+    flink: FlinkSetup, tree: dict[str, bytes], first_run: FirstRun
 ) -> None:
-    shards = sorted((flink.cluster.shared / "reports").glob("*.jsonl"))
+    shards = first_run.report_shards
     lines = [json.loads(line) for shard in shards for line in shard.read_text().splitlines()]
     assert sorted(line["key"] for line in lines) == sorted(tree)
     assert {line["action"] for line in lines} == {"uploaded"}
@@ -201,17 +208,8 @@ def test_report_on_flink_is_complete_and_names_both_hosts(
     assert {shard.name.split("-")[0] for shard in shards} == hosts  # shards never shared
 
 
-def test_counts_on_flink_need_no_shared_temp_location(
-    flink: FlinkSetup, tree: dict[str, bytes], first_run: tuple[CliResult, str]
-) -> None:
-    result = run_on_flink(flink, str(flink.cluster.shared / "src"), temp_location=False)
-    assert result.code == 0, _explain(result, flink.cluster)
-    summary = result.summary
-    assert (summary["files"], summary["skipped"], summary["uploaded"]) == (FILES, FILES, 0)
-
-
 def test_sigterm_cancels_the_flink_job_and_leaves_no_open_upload(
-    flink: FlinkSetup, first_run: tuple[CliResult, str]
+    flink: FlinkSetup, first_run: FirstRun
 ) -> None:
     cluster, client = flink.cluster, flink.client
     big = cluster.shared / "big"
@@ -259,7 +257,7 @@ def _open_uploads(client: Any, prefix: str) -> list[str]:
 
 
 def test_resume_on_flink_reads_every_report_shard(
-    flink: FlinkSetup, tree: dict[str, bytes], first_run: tuple[CliResult, str]
+    flink: FlinkSetup, tree: dict[str, bytes], first_run: FirstRun
 ) -> None:
     reports = flink.cluster.shared / "reports"
     shards_before = set(reports.glob("*.jsonl"))
@@ -273,7 +271,7 @@ def test_resume_on_flink_reads_every_report_shard(
 
 
 def test_files_from_on_flink_is_read_by_the_workers(
-    flink: FlinkSetup, tree: dict[str, bytes], first_run: tuple[CliResult, str]
+    flink: FlinkSetup, tree: dict[str, bytes], first_run: FirstRun
 ) -> None:
     listed = sorted(tree)[::7]
     listing = flink.cluster.shared / "files.txt"

@@ -146,16 +146,6 @@ def test_files_from_a_shuffled_list_of_a_big_directory_resyncs_exactly(
     assert s3_client.get_object(Bucket=bucket, Key=edges[-1])["Body"].read() == b"changed"
 
 
-def test_files_from_needs_one_source_directory(run_cli: Any, bucket: str, tmp_path: Path) -> None:
-    listing = tmp_path / "list.txt"
-    listing.write_text("a\n")
-    two = run_cli("--bucket", bucket, "--files-from", str(listing), str(tmp_path), str(tmp_path))
-    missing = run_cli("--bucket", bucket, "--files-from", str(tmp_path / "none"), str(tmp_path))
-    for result in (two, missing):
-        assert result.code == 2
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-
-
 def test_files_from_a_list_in_a_bucket_is_read_by_beams_text_source(
     run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
 ) -> None:
@@ -175,11 +165,11 @@ def test_files_from_a_list_in_a_bucket_is_read_by_beams_text_source(
 
 
 def test_a_runner_that_reports_no_metrics_needs_a_shared_temp_location(
-    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path
+    run_main_on_server: Any, s3_client: Any, bucket: str, tmp_path: Path
 ) -> None:
     tree = make_tree(tmp_path / "src", {"a.txt": b"a"})
     runner = "apache_beam.runners.dask.dask_runner.DaskRunner"
-    refused = run_cli("--bucket", bucket, str(tree), "--runner", runner)
+    refused = run_main_on_server("--bucket", bucket, str(tree), "--runner", runner)
     assert refused.code == 2
     assert refused.stderr.strip().count("\n") == 0, refused.stderr
     assert "--temp_location" in refused.stderr

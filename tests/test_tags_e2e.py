@@ -104,11 +104,16 @@ def test_update_does_not_compare_tags_and_stupid_sets_them_again(
     ],
 )
 def test_bad_tags_are_usage_errors(
-    run_cli: Any, s3_client: Any, bucket: str, tmp_path: Path, tags: list[str], words: str
+    run_main_on_server: Any,
+    s3_client: Any,
+    bucket: str,
+    tmp_path: Path,
+    tags: list[str],
+    words: str,
 ) -> None:
     src = make_tree(tmp_path / "src", {"a.txt": b"a"})
 
-    result = run_cli("--bucket", bucket, *[f"--tag={tag}" for tag in tags], str(src))
+    result = run_main_on_server("--bucket", bucket, *[f"--tag={tag}" for tag in tags], str(src))
 
     assert result.code == 2
     assert words in result.stderr

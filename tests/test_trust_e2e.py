@@ -289,14 +289,16 @@ def test_a_second_sigint_stops_at_once_and_aborts_open_uploads(
     assert list((tmp_path / "temp").iterdir()) == []  # no temporary directory left
 
 
-def test_tls_is_verified_and_a_ca_bundle_is_honoured(run_cli: Any, tmp_path: Path) -> None:
+def test_tls_is_verified_and_a_ca_bundle_is_honoured(
+    run_cli: Any, run_main: Any, tmp_path: Path
+) -> None:
     src = make_tree(tmp_path / "src", {"a.txt": b"secure"})
     with LocalS3(tls=True) as server:
         client = server.client()
         client.create_bucket(Bucket="tls-bucket")
         common = ["--bucket", "tls-bucket", "--endpoint-url", server.https_endpoint_url]
 
-        refused = run_cli(*common, str(src), env=server.env(), endpoint=False)
+        refused = run_main(*common, str(src), env=server.env(), endpoint=None)
         trusted = run_cli(
             *common, "--ca-bundle", str(server.ca_file), "--json", str(src),
             env=server.env(), endpoint=False,
