@@ -131,10 +131,10 @@ def _run(
     from pipeline.plan import make_plan
     from pipeline.progress import Progress
     from pipeline.report.staging import records_for_run
-    from pipeline.run import RunFailed, abort_open_uploads, run_pipeline
+    from pipeline.run import RunFailed, abort_open_uploads, run_pipeline  # Beam, loaded
 
     # Beam and the per-file records make many short-lived objects: collect them less
-    # often, and never re-scan what the imports left behind.
+    # often, and never re-scan what the imports (Beam's above all) left behind.
     gc.freeze()
     gc.set_threshold(_GC_THRESHOLD, 20, 20)
     config = build_config(args)

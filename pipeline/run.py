@@ -20,7 +20,10 @@ import time
 import uuid
 from typing import Any
 
+import apache_beam as beam
+
 from pipeline import interrupt
+from pipeline.graph import UploadTree
 from pipeline.jobs import RunFailed, start_job
 from pipeline.observer import SILENT, RunObserver
 from pipeline.options import TargetOptions, UploadConfig
@@ -118,10 +121,6 @@ def _run_job(
 ) -> dict[str, int] | None:
     """Run the pipeline to its end; its counters. A remote job is cancelled on Ctrl-C,
     and the multipart uploads its workers left open are aborted."""
-    import apache_beam as beam
-
-    from pipeline.graph import UploadTree
-
     p = beam.Pipeline(options=plan.options)
     _ = p | "UploadTree" >> UploadTree(
         config, summary_path, plan.spread, resume_files, observer=observer
