@@ -91,6 +91,8 @@ def configure_logging(args: argparse.Namespace) -> tuple[AboveTheBar, ...]:
         logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.ERROR)
     relay = logging.getLogger("apache_beam.runners.portability.local_job_service")
     relay.filters[:] = [_not_a_relayed_file_line]
+    if not debug:
+        log.addFilter(_not_a_job_message)
 
     files = FILES_LOGGER
     files.propagate = False
@@ -118,6 +120,12 @@ def _not_a_relayed_file_line(record: logging.LogRecord) -> bool:
     if record.msg != "Worker: %s" or not isinstance(record.args, tuple) or not record.args:
         return True
     return not re.search(r'transform_id: "[^"]*/Observe\w+"', str(record.args[0]))
+
+
+def _not_a_job_message(record: logging.LogRecord) -> bool:
+    """Beam logs a remote job's messages through the root logger as they come (the
+    runner's error when the job fails): the run's own error line says what matters, once."""
+    return not (record.name == "root" and record.funcName == "read_messages")
 
 
 def not_beam_gcp_noise(record: logging.LogRecord) -> bool:
