@@ -48,7 +48,8 @@ examples:
 Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_SESSION_TOKEN, ~/.aws profiles via AWS_PROFILE, instance roles).
 Apache Beam options (--runner, --direct_num_workers, --temp_location, ...) pass through;
-without --runner the local FnApiRunner runs the job, offline.
+without --runner the local FnApiRunner runs the job, offline. With a cluster runner, its
+own options pass through too (--runner FlinkRunner ... --checkpointing_interval 1000).
 exit codes: 0 all done, 1 some file failed, 2 bad usage or configuration, 130 interrupted.
 """
 
