@@ -30,7 +30,10 @@ Fault kinds (``FAULT_KINDS``):
 
 ``proxy.before_forward``, when set, is called with ``(method, target)`` of each request
 just before it is forwarded upstream (its body read, nothing of it sent yet): a test acts
-there on the server "in between", e.g. another writer stores the key of a PUT first.
+there on the server "in between", e.g. another writer stores the key of a PUT first, or
+holds the request there (a held answer) until it lets it go. If it raises ``Drop``, the
+request is not forwarded and the client's connection is reset (counted as ``dropped``):
+a request from a client that is gone, which must never reach the server.
 
 ``proxy.rewrite_response``, when set, is called with ``(method, target, response)`` of
 each forwarded response and returns the response to relay (``dataclasses.replace`` its
@@ -65,7 +68,7 @@ from xml.sax.saxutils import escape
 
 from devsupport.service import Service
 
-__all__ = ["FAULT_KINDS", "FaultProxy", "FaultRules"]
+__all__ = ["FAULT_KINDS", "Drop", "FaultProxy", "FaultRules"]
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +181,10 @@ class FaultRules:
             predicate=predicate,
             max_faults=max_faults,
         )
+
+
+class Drop(Exception):
+    """Raised by ``before_forward``: reset the client's connection, forward nothing."""
 
 
 class _ProtocolError(Exception):
@@ -538,7 +545,14 @@ class FaultProxy(Service):
         self._lock = threading.Lock()
         self._faults_used = 0
         self._stats = dict.fromkeys(
-            ("connections", "rejected_connections", "requests", "forwarded", "upstream_errors"),
+            (
+                "connections",
+                "rejected_connections",
+                "requests",
+                "forwarded",
+                "dropped",
+                "upstream_errors",
+            ),
             0,
         )
         self._stats.update(dict.fromkeys(FAULT_KINDS, 0))
@@ -567,7 +581,8 @@ class FaultProxy(Service):
     @property
     def stats(self) -> dict[str, int]:
         """Counters: connections, rejected_connections, requests (seen), forwarded,
-        upstream_errors, and one per fault kind (faults actually injected)."""
+        dropped (by ``before_forward``), upstream_errors, and one per fault kind (faults
+        actually injected)."""
         with self._lock:
             return dict(self._stats)
 
@@ -774,7 +789,14 @@ class _Connection:
                 data = bytes(flipped)
                 proxy._count(fault)
         if proxy.before_forward is not None:
-            proxy.before_forward(request.method, request.target)
+            try:
+                proxy.before_forward(request.method, request.target)
+            except Drop:
+                if fault is not None:
+                    proxy._release_fault()
+                proxy._count("dropped")
+                self._finish(_reset)
+                return False
         response = self._exchange(request.head.raw + data, request.method)
         if response is None:
             proxy._count("upstream_errors")

@@ -69,9 +69,9 @@ _SHARED_ROOT = "/var/tmp"  # outside /tmp, which every TaskManager host has of i
 _MANIFEST_LINE = 70  # bytes; the jar spec allows 72 per manifest line
 _networks = itertools.count()
 
-# Flink's config.yaml for this machine (2 cores): one slot per TaskManager, small JVMs,
-# and a batch scheduler that keeps the parallelism asked for instead of choosing its own
-# (else it ran every element on one TaskManager).
+# Flink's config.yaml for this machine (2 cores): small JVMs, and a batch scheduler that
+# keeps the parallelism asked for instead of choosing its own (else it ran every element
+# on one TaskManager). The task slots and the restart strategy are FlinkCluster's.
 _CLUSTER_CONFIG: dict[str, Any] = {
     "jobmanager.memory.process.size": "768m",
     "taskmanager.memory.process.size": "1280m",
@@ -81,13 +81,28 @@ _CLUSTER_CONFIG: dict[str, Any] = {
     # wanting 512 network buffers by default: more network memory, fewer per partition.
     "taskmanager.memory.network.fraction": 0.25,
     "taskmanager.network.sort-shuffle.min-buffers": 128,
-    "taskmanager.numberOfTaskSlots": 1,
     "parallelism.default": 2,
     "execution.batch.adaptive.auto-parallelism.enabled": False,
     # Each job ships Beam's job server classpath (~150 MB) to every TaskManager's /tmp, a
     # tmpfs here: drop a finished job's copy after a minute rather than after an hour.
     "blob.service.cleanup.interval": 60,
 }
+
+
+RESTART_DELAY = "2 s"
+
+
+def _cluster_settings(slots: int, restart_attempts: int) -> dict[str, Any]:
+    """What a cluster's config.yaml sets beyond ``_CLUSTER_CONFIG``: its task slots and,
+    with ``restart_attempts``, the fixed-delay restart strategy a user would set there."""
+    settings: dict[str, Any] = {"taskmanager.numberOfTaskSlots": slots}
+    if restart_attempts:
+        settings.update({
+            "restart-strategy.type": "fixed-delay",
+            "restart-strategy.fixed-delay.attempts": restart_attempts,
+            "restart-strategy.fixed-delay.delay": RESTART_DELAY,
+        })  # fmt: skip
+    return settings
 
 
 class PrepareError(RuntimeError):
@@ -491,7 +506,11 @@ class FlinkCluster(Service):
     A context manager. Each TaskManager host runs a Beam Python worker pool beside its
     TaskManager; ``worker_env`` is the pools' environment (the S3 credentials a real
     worker host would have), with the venv's bin/ put first on PATH because the pool
-    starts its workers as ``python``.
+    starts its workers as ``python``. Each TaskManager has ``slots`` task slots; jobs
+    run with one subtask per TaskManager (``beam_args``), so ``slots=2`` leaves room for
+    a job to restart on the TaskManagers left when one is lost. ``restart_attempts``
+    gives the cluster a fixed-delay restart strategy (that many attempts,
+    ``RESTART_DELAY`` apart); without it a job fails when a task fails.
     """
 
     def __init__(
@@ -500,10 +519,13 @@ class FlinkCluster(Service):
         network: BridgeNetwork,
         worker_env: Mapping[str, str],
         taskmanagers: int = 2,
+        slots: int = 1,
+        restart_attempts: int = 0,
     ) -> None:
         self.dist = dist
         self.network = network
         self.taskmanagers = taskmanagers
+        self._settings = _cluster_settings(slots, restart_attempts)
         self._worker_env = dict(worker_env)
         self.workdir = Path()
         self.jobmanager: Host | None = None
@@ -563,6 +585,32 @@ class FlinkCluster(Service):
             table.append((vertex["name"], per_taskmanager))
         return table
 
+    def subtasks(self, job_id: str, label: str) -> list[dict[str, Any]]:
+        """The subtasks (status, attempt, taskmanager-id...) of the job's vertices whose
+        names hold ``label`` (a transform's label: Beam names Flink's operators after
+        them)."""
+        found = []
+        for vertex in self.rest(f"/jobs/{job_id}")["vertices"]:
+            if label in vertex["name"]:
+                found += self.rest(f"/jobs/{job_id}/vertices/{vertex['id']}")["subtasks"]
+        return found
+
+    def hosts_running(self, job_id: str, label: str) -> list[Host]:
+        """The TaskManager hosts that run subtasks of the job's vertices named ``label``."""
+        addresses = {task["taskmanager-id"].split(":")[0] for task in self.subtasks(job_id, label)}
+        return [host for host in self.hosts if host.ip in addresses]
+
+    def kill_taskmanager(self, host: Host) -> None:
+        """SIGKILL the TaskManager of ``host`` (its JVM and the script that started it),
+        as a machine that dies would lose it; its worker pool is left running."""
+        for process in self._processes:
+            if process.name == host.hostname:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.proc.pid, signal.SIGKILL)
+                process.proc.wait(timeout=_STOP_TIMEOUT_S)
+                return
+        raise KeyError(host.hostname)
+
     def logs(self, lines: int = 30) -> str:
         """The last lines of every process's log, for a failure message."""
         return "\n".join(
@@ -581,7 +629,7 @@ class FlinkCluster(Service):
         conf = self.workdir / "conf" / name
         shutil.copytree(self.dist.home / "conf", conf)
         config = yaml.safe_load((conf / "config.yaml").read_text())
-        for key, value in {**_CLUSTER_CONFIG, **settings}.items():
+        for key, value in {**_CLUSTER_CONFIG, **self._settings, **settings}.items():
             _set(config, key, value)
         (conf / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         return conf

@@ -2,19 +2,29 @@
 
 ``parse`` returns the tool's options and the Beam options the user set. Beam's options
 are parsed only when some are on the line: then the tool's options are added to Beam's
-own parser, so one parser knows every option (a value is never taken for a SOURCE, and
-an option neither knows is a usage error, one line and exit code 2).
+own parser, so one parser knows every option (a value is never taken for a SOURCE).
+
+An option that neither knows is a runner's own (Flink's ``--number_of_execution_retries``,
+Spark's, Dataflow's), which Beam's Python SDK hands on to the runner: it passes through
+when ``--runner`` names one that is not local (``pipeline.plan.RunnerKind``), as Beam
+reads it: ``--name=value``, ``--name value`` when the next word does not start with
+``-``, else a switch. Anything else is a usage error, one line and exit code 2: an
+unknown option on the local runner, a name in this tool's style (``--dashed-name``), and
+a name close to one of this tool's options (``--bukcet``, ``--concurency``).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import platform
+import re
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from pipeline import __version__, options
 from pipeline.errors import EXIT_USAGE
+from pipeline.plan import runner_kind
 
 PROG = "s3-parallel-put"
 _DESCRIPTION = """\
@@ -38,7 +48,8 @@ examples:
 Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_SESSION_TOKEN, ~/.aws profiles via AWS_PROFILE, instance roles).
 Apache Beam options (--runner, --direct_num_workers, --temp_location, ...) pass through;
-without --runner the local FnApiRunner runs the job, offline.
+without --runner the local FnApiRunner runs the job, offline. With a cluster runner, its
+own options pass through too (--runner FlinkRunner ... --checkpointing_interval 1000).
 exit codes: 0 all done, 1 some file failed, 2 bad usage or configuration, 130 interrupted.
 """
 
@@ -123,31 +134,121 @@ def help_parser() -> argparse.ArgumentParser:
 
 
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
-    """Our options, and the Beam options the user set (as a dict for PipelineOptions).
+    """Our options, and the Beam options the user set (as a dict for PipelineOptions),
+    with the runner's own options among them when the runner takes them.
 
-    With Beam options on the line, ours are added to Beam's own parser through its public
-    hook (``get_all_options(add_extra_args_fn=...)``), so one parser knows every option:
-    a value is never taken for a SOURCE, and an option neither knows is an error.
+    With Beam options on the line, ours are added to Beam's own parser (which Beam hands
+    over through its public hook, ``get_all_options(add_extra_args_fn=...)``), so one
+    parser knows every option: a value is never taken for a SOURCE.
     """
     if any(arg in ("-h", "--help", "--version") for arg in argv):
         return help_parser().parse_args(argv), {}
     ours, unknown = help_parser().parse_known_args(argv)
     if not unknown:
         return ours, {}  # no Beam options: spare building a parser of all of Beam's
+    parser = _beam_parser()
+    known, unknown = parser.parse_known_args(argv)
+    kept, passed = _runner_options(argv, unknown, known, parser)
+    args = parser.parse_args(kept)  # exits 2 on what is left: a stray word
+    beam = {
+        dest: value
+        for dest, value in vars(args).items()
+        if dest not in vars(ours)
+        and value != parser.get_default(dest)
+        and value not in (None, False, [])
+    }
+    return args, {**beam, **passed}
+
+
+def _beam_parser() -> argparse.ArgumentParser:
+    """Beam's parser of every option its Python SDK knows, with ours added (ours win:
+    --region, --profile), reporting errors as ours do."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    parsed: list[argparse.Namespace] = []
+    built: list[argparse.ArgumentParser] = []
+    PipelineOptions([]).get_all_options(add_extra_args_fn=built.append)
+    parser = built[0]
+    parser.prog = PROG
+    parser.error = _Parser(prog=PROG).error  # type: ignore[method-assign]
+    parser.conflict_handler = "resolve"
+    parser.allow_abbrev = False  # --buck is no --bucket, nor a prefix of a runner option
+    add_arguments(parser)
+    return parser
 
-    def add_ours(parser: argparse.ArgumentParser) -> None:
-        parser.prog = PROG
-        parser.error = _Parser(prog=PROG).error  # type: ignore[method-assign]
-        parser.conflict_handler = "resolve"  # ours win: --region, --profile
-        add_arguments(parser)
-        parsed.append(parser.parse_args(argv))  # exits 2 on an option neither knows
 
-    beam = PipelineOptions(list(argv)).get_all_options(
-        drop_default=True, add_extra_args_fn=add_ours
-    )
-    for dest in vars(ours):
-        beam.pop(dest, None)
-    return parsed[0], {k: v for k, v in beam.items() if v not in (None, False, [])}
+_RUNNER_OPTION = re.compile(r"--([A-Za-z][A-Za-z0-9_]*)(=.*)?", re.DOTALL)
+_CLUSTER_RUNNERS = "FlinkRunner, SparkRunner, DataflowRunner or PortableRunner"
+
+
+def _runner_options(
+    argv: Sequence[str],
+    unknown: list[str],
+    known: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+) -> tuple[list[str], dict[str, Any]]:
+    """``argv`` without the options that neither this tool nor Beam knows, and those
+    options as Beam's own parser reads what it does not know (``retain_unknown_options``):
+    ``--name=value``; ``--name value`` when the next word does not start with ``-``; else
+    ``--name``, a switch (True). Given twice, a list. A usage error unless the runner
+    takes them and each looks like a runner's option rather than a slip in one of ours."""
+    strays = [arg for arg in unknown if arg.startswith("-")]
+    if not strays:
+        return list(argv), {}
+    ours = _our_option_names()
+    names = {arg: _runner_option(arg, ours, parser) for arg in strays}
+    if runner_kind(known.runner, known.direct_running_mode, known.flink_master).local:
+        parser.error(
+            f"unrecognized arguments: {' '.join(strays)} (options that neither this tool "
+            f"nor Beam knows go on to the runner only with --runner {_CLUSTER_RUNNERS})"
+        )
+    kept: list[str] = []
+    passed: dict[str, Any] = {}
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if arg == "--":
+            kept += argv[index - 1 :]
+            break
+        if arg not in strays:
+            kept.append(arg)
+            continue
+        name, value = names[arg]
+        if value is None and index < len(argv) and not argv[index].startswith("-"):
+            value, index = argv[index], index + 1
+        value = True if value is None else value
+        previous = passed.get(name)
+        passed[name] = value if previous is None else [*_listed(previous), value]
+    return kept, passed
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _runner_option(
+    arg: str, ours: dict[str, str], parser: argparse.ArgumentParser
+) -> tuple[str, Any]:
+    """(name, value after '=' or None) of an option for the runner; a usage error for
+    what is no runner's option: a single dash, a dashed name (this tool's style), or a
+    name close to one of ours."""
+    match = _RUNNER_OPTION.fullmatch(arg)
+    if match is None:
+        parser.error(f"unrecognized arguments: {arg}")
+    name = match.group(1)
+    close = difflib.get_close_matches(name.lower(), ours, n=1, cutoff=0.8)
+    if close:
+        parser.error(f"unrecognized arguments: {arg} (did you mean {ours[close[0]]}?)")
+    value = match.group(2)
+    return name, None if value is None else value[1:]
+
+
+def _our_option_names() -> dict[str, str]:
+    """This tool's long options as a runner would spell them (``multipart_threshold``),
+    each to ours (``--multipart-threshold``), to catch slips in them before they pass on."""
+    names = {}
+    for action in help_parser()._actions:  # argparse lists the options nowhere public
+        for option in action.option_strings:
+            if option.startswith("--"):
+                names[option[2:].replace("-", "_")] = option
+    return names

@@ -131,7 +131,12 @@ def _run(
     from pipeline.plan import make_plan
     from pipeline.progress import Progress
     from pipeline.report.staging import records_for_run
-    from pipeline.run import RunFailed, abort_open_uploads, run_pipeline  # Beam, loaded
+    from pipeline.run import (  # Beam, loaded
+        RunFailed,
+        WorkerLost,
+        abort_open_uploads,
+        run_pipeline,
+    )
 
     # Beam and the per-file records make many short-lived objects: collect them less
     # often, and never re-scan what the imports (Beam's above all) left behind.
@@ -166,10 +171,19 @@ def _run(
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED
+        if isinstance(e, WorkerLost):
+            print(f"{PROG}: error: {_worker_lost(e, plan)}", file=sys.stderr)
+            return EXIT_FAILED
         print(f"{PROG}: error: the run failed: {e}", file=sys.stderr)
         return EXIT_FAILED
     summary.failures = summary.failures or list(lines.failures)
     return _ended(args, config, plan, summary, time.monotonic() - started, late_errors)
+
+
+def _worker_lost(error: Exception, plan: RunPlan) -> str:
+    from pipeline.output import worker_lost
+
+    return worker_lost(str(error), plan.report.uri if plan.report else None)
 
 
 def _how_to_continue(plan: RunPlan, walk_stopped: bool = False) -> str:

@@ -92,6 +92,8 @@ def configure_logging(args: argparse.Namespace) -> tuple[AboveTheBar, ...]:
     root.setLevel(logging.DEBUG if debug else logging.INFO if args.log_filename else quiet)
     for noisy in ("apache_beam", "botocore", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.ERROR)
+    if not debug:
+        log.addFilter(_not_a_job_message)
 
     files = FILES_LOGGER
     files.propagate = False
@@ -110,6 +112,12 @@ def configure_logging(args: argparse.Namespace) -> tuple[AboveTheBar, ...]:
     files.handlers[:] = [failures] + ([each] if show_each else [])
     files.setLevel(logging.INFO if show_each else logging.ERROR)
     return (*above, failures)
+
+
+def _not_a_job_message(record: logging.LogRecord) -> bool:
+    """Beam logs a remote job's messages through the root logger as they come (the
+    runner's error when the job fails): the run's own error line says what matters, once."""
+    return not (record.name == "root" and record.funcName == "read_messages")
 
 
 def not_beam_gcp_noise(record: logging.LogRecord) -> bool:

@@ -1,9 +1,11 @@
-"""Talking to a Flink cluster's REST API: find the job a Beam submission became, cancel it.
+"""Talking to a Flink cluster's REST API: find the job a Beam submission became, cancel it,
+and ask whether it failed over.
 
 Beam's portable job server cancels only its own record of a job: the Flink job goes on
 uploading. The client therefore cancels the Flink job itself (``PATCH /jobs/ID?mode=
 cancel``) and waits, bounded, until Flink says it has stopped. The Flink job is named
-after the Beam job id without its ``_<uuid>`` suffix.
+after the Beam job id without its ``_<uuid>`` suffix. A job that a restart strategy
+restarted after a failure (a TaskManager lost) has it in its exception history.
 """
 
 from __future__ import annotations
@@ -33,14 +35,30 @@ def _call(url: str, method: str = "GET") -> Any:
     return json.loads(body) if body else None
 
 
-def find_job(base: str, beam_job_id: str) -> str | None:
-    """The id of the running Flink job that ``beam_job_id`` was submitted as, if any."""
+def find_job(base: str, beam_job_id: str, running: bool = True) -> str | None:
+    """The id of the Flink job that ``beam_job_id`` was submitted as, if any (``running``:
+    only while it runs)."""
     name = beam_job_id.rsplit("_", 1)[0]
     jobs = _call(f"{base}/jobs/overview").get("jobs", [])
     for job in jobs:
-        if job.get("name") == name and job.get("state") not in _TERMINAL:
+        if job.get("name") == name and not (running and job.get("state") in _TERMINAL):
             return str(job["jid"])
     return None
+
+
+def failed_over(flink_master: str, beam_job_id: str) -> bool:
+    """Whether the Flink job of ``beam_job_id`` failed at least once (a restart strategy
+    then restarted it): its exception history holds the failures. False if unknown."""
+    base = rest_url(flink_master)
+    try:
+        jid = find_job(base, beam_job_id, running=False)
+        if jid is None:
+            return False
+        history = _call(f"{base}/jobs/{jid}/exceptions").get("exceptionHistory", {})
+    except (OSError, ValueError, urllib.error.URLError) as e:
+        _LOGGER.warning("could not ask the Flink job at %s whether it failed over: %s", base, e)
+        return False
+    return bool(history.get("entries"))
 
 
 def task_progress(flink_master: str, beam_job_id: str) -> tuple[int, int] | None:

@@ -10,6 +10,9 @@
   progress and is cancelled through Flink's REST API too (the job service alone leaves
   the Flink job running).
 
+A job that fails because a worker was lost (a Flink TaskManager that died, say) raises
+``WorkerLost``, a ``RunFailed`` that the command line turns into how to continue.
+
 Beam's job API beyond ``PipelineResult`` (the job service, the job id, the pipeline's
 local temporary directory) and Flink's REST API are used here and nowhere else.
 """
@@ -17,6 +20,7 @@ local temporary directory) and Flink's REST API are used here and nowhere else.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import sys
 import threading
@@ -26,7 +30,7 @@ from typing import Any
 from pipeline import interrupt
 from pipeline.counters import METRICS_NAMESPACE
 from pipeline.observer import RunObserver
-from pipeline.plan import RunnerKind, RunPlan
+from pipeline.plan import RunPlan
 
 _LOGGER = logging.getLogger(__name__)
 _SENTINEL = "sources"  # counted once per SOURCE: present in every run that reports metrics
@@ -37,6 +41,23 @@ _PROGRESS_POLL_S = 2.0
 
 class RunFailed(Exception):
     """The job failed as a whole (not one file): the runner's words."""
+
+
+class WorkerLost(RunFailed):
+    """The job failed because a worker went away while it ran (its runner's words are
+    the cause); the files it had not finished were not uploaded."""
+
+
+# How Flink (1.19) says, in the words a failed job ends with, that a TaskManager went
+# away: its peers lost their connection to it, its heartbeats stopped, or it was gone
+# when the job master asked for it.
+_WORKER_LOST = (
+    "connection unexpectedly closed by remote task manager",
+    "remote task manager was lost",
+    "lost connection to task manager",
+    "heartbeat of taskmanager with id",
+    "is no longer reachable",
+)
 
 
 def counters_of(metrics: Any) -> dict[str, int] | None:
@@ -66,7 +87,7 @@ class Job:
         try:
             self._result.wait_until_finish()
         except Exception as e:  # the runner's error, said in one line
-            raise _failed(e) from e
+            raise failure_of(e) from e
 
     def counters(self) -> dict[str, int] | None:
         """The job's counters once it has ended (None: the runner reported none)."""
@@ -76,6 +97,11 @@ class Job:
             _LOGGER.warning("the runner returned no metrics: %s", e)
             return None
         return counters_of(metrics)
+
+    def failed_over(self) -> bool:
+        """Whether the runner restarted the job after a failure (a worker lost): the
+        workers it lost may have left multipart uploads open."""
+        return False
 
     def cancel(self) -> None:
         try:
@@ -117,7 +143,7 @@ class PortableJob(Job):
                 waiter.join(_CANCEL_WAIT_S)
                 raise RunFailed("the job was cancelled")
         if failure:
-            raise _failed(failure[0]) from failure[0]
+            raise failure_of(failure[0]) from failure[0]
 
     def live_counters(self) -> dict[str, int] | None:
         """The counters so far (the result caches its first answer, so the job service
@@ -163,6 +189,14 @@ class FlinkJob(PortableJob):
         if tasks is not None:
             observer.job_stage(f"Flink tasks {tasks[0]}/{tasks[1]} done")
 
+    def failed_over(self) -> bool:
+        job_id = self.job_id()
+        if job_id is None:
+            return False
+        from pipeline.flink_rest import failed_over
+
+        return failed_over(self._master, job_id)
+
     def cancel(self) -> None:
         super().cancel()
         job_id = self.job_id()
@@ -174,9 +208,22 @@ class FlinkJob(PortableJob):
             _LOGGER.warning("the Flink job may still be running: cancel it in the Flink UI")
 
 
-def _failed(error: BaseException) -> RunFailed:
+def failure_of(error: BaseException) -> RunFailed:
+    """The runner's error as the run's failure, in one line: ``WorkerLost`` when it says
+    that a worker went away."""
     text = str(error)
-    return RunFailed(text.splitlines()[0] if text else type(error).__name__)
+    line = text.splitlines()[0] if text else type(error).__name__
+    if any(sign in text.lower() for sign in _WORKER_LOST):
+        return WorkerLost(f"the job failed because a worker was lost ({_cause(line)})")
+    return RunFailed(line)
+
+
+def _cause(line: str) -> str:
+    """The runner's first sentence, without Beam's preamble ('Pipeline ID failed in
+    state FAILED: ') and the Java exception's class name."""
+    cause = line.split(" failed in state FAILED: ", 1)[-1]
+    cause = re.sub(r"^(?:[\w$]+\.)+[\w$]*(?:Exception|Error): ", "", cause)
+    return cause.split(". ", 1)[0].rstrip(". ")
 
 
 def start_job(pipeline: Any, plan: RunPlan) -> Job:
@@ -192,8 +239,8 @@ def start_job(pipeline: Any, plan: RunPlan) -> Job:
         try:
             result = pipeline.run()
         except Exception as e:  # the runner's error, said in one line
-            raise _failed(e) from e
-        if plan.runner in (RunnerKind.IN_PROCESS, RunnerKind.LOCAL_PROCESSES):
+            raise failure_of(e) from e
+        if plan.local:
             return InProcessJob(result)
         if plan.flink_master is not None:
             return FlinkJob(result, plan.flink_master)

@@ -109,8 +109,20 @@ def how_to_continue(record: str | None, walk_stopped: bool = False) -> str:
     run's --report or --resume)."""
     unseen = "the walk was stopped, so files it had not found yet are not counted. "
     unseen = unseen if walk_stopped else ""
+    return f"Interrupted: {unseen}To continue, {run_again(record)}."
+
+
+def run_again(record: str | None) -> str:
+    """How to finish what a run left undone (``record``: its --report or --resume)."""
     if record:
-        again = f"run the same command with --resume {record} (what it records done is skipped)"
-    else:
-        again = "run the same command again to finish (what is already in the bucket is skipped)"
-    return f"Interrupted: {unseen}To continue, {again}."
+        return f"run the same command with --resume {record} (what it records done is skipped)"
+    return "run the same command again to finish (what is already in the bucket is skipped)"
+
+
+def worker_lost(cause: str, record: str | None) -> str:
+    """The line that ends a run whose job failed because a worker was lost."""
+    return (
+        f"{cause}; the files the job had not finished are not uploaded. To continue, "
+        f"{run_again(record)}. With a restart strategy on the cluster (see the README, "
+        "Running on a cluster) the runner restarts the job instead"
+    )

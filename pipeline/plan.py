@@ -5,7 +5,9 @@ before the run, the pipeline's shape, the job, what the command line prints) rea
 plan instead of asking Beam's options again.
 
 - ``RunnerKind``: the job runs in this process, in processes the local runner starts,
-  on a portable job service, on a Flink cluster, or elsewhere.
+  on a portable job service, on a Flink cluster, or elsewhere (``runner_kind``, which
+  the command line's parser asks too: options that neither this tool nor Beam knows
+  go on to a runner that is not local).
 - ``ReportPlace`` (``pipeline.report.place``): where the report goes (one file, shards,
   s3://) and the report resumed from.
 - ``Topology``: how work is laid out over the workers. On the one in-process worker
@@ -40,6 +42,36 @@ class RunnerKind(enum.Enum):
     FLINK = "on a Flink cluster"
     OTHER = "on a remote runner"
 
+    @property
+    def local(self) -> bool:
+        """The job runs on this machine, in this process or processes it starts; any
+        other runner (a job service, a cluster) takes the options that Beam's Python SDK
+        does not know and hands them to its own side (Flink's, Spark's, Dataflow's)."""
+        return self in (RunnerKind.IN_PROCESS, RunnerKind.LOCAL_PROCESSES)
+
+
+def runner_name(runner: str | None) -> str:
+    """``--runner`` as Beam names it, lower case ('fnapirunner', 'flinkrunner'); the
+    default local runner when none is given."""
+    return str(runner or DEFAULT_RUNNER).rsplit(".", 1)[-1].lower()
+
+
+def runner_kind(
+    runner: str | None, running_mode: str | None = None, flink_master: str | None = None
+) -> RunnerKind:
+    """Where a job of ``--runner`` runs, with Beam's ``--direct_running_mode`` and
+    ``--flink_master`` (Beam's own embedded ``[local]``/``[auto]`` Flink has no REST API
+    here: that is a portable job)."""
+    name = runner_name(runner)
+    if name in _IN_PROCESS_RUNNERS:
+        processes = running_mode == "multi_processing"
+        return RunnerKind.LOCAL_PROCESSES if processes else RunnerKind.IN_PROCESS
+    if name == "flinkrunner" and flink_master and not flink_master.startswith("["):
+        return RunnerKind.FLINK
+    if name in ("portablerunner", "flinkrunner", "sparkrunner", "prismrunner"):
+        return RunnerKind.PORTABLE
+    return RunnerKind.OTHER
+
 
 class Topology(enum.Enum):
     STREAMED = "every file streams through one stage of one worker"
@@ -69,7 +101,7 @@ class RunPlan:
     @property
     def local(self) -> bool:
         """The job runs on this machine (in this process, or processes it starts)."""
-        return self.runner in (RunnerKind.IN_PROCESS, RunnerKind.LOCAL_PROCESSES)
+        return self.runner.local
 
     @property
     def works_here(self) -> bool:
@@ -119,22 +151,13 @@ def make_plan(
     )
 
     options = pipeline_options(beam_options)
-    name = str(options.view_as(StandardOptions).runner).rsplit(".", 1)[-1].lower()
+    name = runner_name(options.view_as(StandardOptions).runner)
     direct = options.view_as(DirectOptions)
-    processes = direct.direct_running_mode == "multi_processing"
     master = options.view_as(FlinkRunnerOptions).flink_master
-    flink_master = None  # Beam's own embedded [local]/[auto] cluster has no REST here
-    if name in _IN_PROCESS_RUNNERS:
-        runner = RunnerKind.LOCAL_PROCESSES if processes else RunnerKind.IN_PROCESS
-    elif name == "flinkrunner" and master and not master.startswith("["):
-        runner, flink_master = RunnerKind.FLINK, master
-    elif name in ("portablerunner", "flinkrunner", "sparkrunner", "prismrunner"):
-        runner = RunnerKind.PORTABLE
-    else:
-        runner = RunnerKind.OTHER
+    runner = runner_kind(name, direct.direct_running_mode, master)
     workers = direct.direct_num_workers or 1
     spread = runner is not RunnerKind.IN_PROCESS or workers > 1
     temp: str | None = options.view_as(GoogleCloudOptions).temp_location
-    local = runner in (RunnerKind.IN_PROCESS, RunnerKind.LOCAL_PROCESSES)
-    place = report_place(report, resume, local)
+    place = report_place(report, resume, runner.local)
+    flink_master = master if runner is RunnerKind.FLINK else None
     return RunPlan(options, runner, name, spread, temp, flink_master, place)

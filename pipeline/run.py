@@ -5,8 +5,9 @@ every runner, wherever its workers write. Where work is spread, the pipeline als
 writes a summary file (under ``--temp_location``, or a local temporary directory) that
 lists the first failures, when the client can read it; where the run streams in this
 process, its observer hears of the failures as they happen. A remote job is cancelled
-when the client is interrupted, and the multipart uploads its workers left open under
-the prefix are aborted.
+when the client is interrupted; when it is cancelled, fails, or was restarted after a
+worker was lost, the multipart uploads its workers left open under the prefix are
+aborted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import apache_beam as beam
 
 from pipeline import interrupt
 from pipeline.graph import UploadTree
-from pipeline.jobs import RunFailed, start_job
+from pipeline.jobs import RunFailed, WorkerLost, start_job
 from pipeline.observer import SILENT, RunObserver
 from pipeline.options import TargetOptions, UploadConfig
 from pipeline.plan import RunPlan
@@ -32,7 +33,7 @@ from pipeline.summary import Summary
 
 _LOGGER = logging.getLogger(__name__)
 
-__all__ = ["RunFailed", "abort_open_uploads", "run_pipeline"]
+__all__ = ["RunFailed", "WorkerLost", "abort_open_uploads", "run_pipeline"]
 
 
 def _point_beam_s3_at(options: Any, target: TargetOptions) -> None:
@@ -128,12 +129,17 @@ def _run_job(
     if not plan.local:
         observer.job_stage("submitting the job")
     started = time.time()
+    left_open = True  # what a remote job's workers may leave, unless it ends whole
     try:
         job = start_job(p, plan)
         job.wait(observer)
-        return job.counters()
+        counters = job.counters()
+        left_open = job.failed_over()
+        return counters
     finally:
-        if observer.stop_requested() and not plan.local:
+        # A remote job that failed, was cancelled, or was restarted after a worker was
+        # lost leaves the multipart uploads of the workers it stopped or lost open.
+        if left_open and not plan.local:
             abort_open_uploads(config, started)
 
 

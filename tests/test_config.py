@@ -202,3 +202,103 @@ def test_version_names_the_tool_beam_awscrt_and_python() -> None:
     ]
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
     assert "apache_beam" not in imported  # read from the metadata, not imported
+
+
+_RUNNER_OPTION_CASES = {
+    "a value after a space is the option's, not a SOURCE": (
+        ["--runner", "FlinkRunner", "--number_of_execution_retries", "2", "src"],
+        ["src"], {"number_of_execution_retries": "2"},
+    ),
+    "after the SOURCEs": (
+        ["src", "--runner", "FlinkRunner", "--execution_retry_delay", "1500"],
+        ["src"], {"execution_retry_delay": "1500"},
+    ),
+    "name=value, and a switch before another option": (
+        ["--runner", "FlinkRunner", "--checkpointing_interval=1000", "--object_reuse",
+         "--prefix", "p", "src", "more"],
+        ["src", "more"], {"checkpointing_interval": "1000", "object_reuse": True},
+    ),
+    "given twice: a list, as Beam's append options take it": (
+        ["--runner", "DataflowRunner", "--x", "1", "--x", "2", "src"],
+        ["src"], {"x": ["1", "2"]},
+    ),
+    "PortableRunner, SparkRunner take them too": (
+        ["--runner", "PortableRunner", "--job_endpoint", "embed", "--max_bundle_size", "5",
+         "src"],
+        ["src"], {"job_endpoint": "embed", "max_bundle_size": "5"},
+    ),
+    "SparkRunner": (
+        ["--runner", "SparkRunner", "--storage_level", "MEMORY_ONLY", "src"],
+        ["src"], {"storage_level": "MEMORY_ONLY"},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "sources", "passed"), list(_RUNNER_OPTION_CASES.values()),
+                         ids=list(_RUNNER_OPTION_CASES))  # fmt: skip
+def test_options_neither_knows_pass_on_to_a_remote_runner(
+    argv: list[str], sources: list[str], passed: dict[str, Any]
+) -> None:
+    args, beam = arguments.parse(["--bucket", "bkt", *argv])
+
+    assert args.sources == sources
+    assert {key: beam[key] for key in passed} == passed
+
+
+def test_a_passed_option_reaches_what_the_runner_hands_on() -> None:
+    """The options a portable runner sends to its job service: Beam's own reading of the
+    run's options, keeping what it does not know (the Flink job server knows these)."""
+    from pipeline.plan import make_plan
+
+    _, beam = arguments.parse(
+        ["--bucket", "bkt", "src", "--runner", "FlinkRunner", "--number_of_execution_retries",
+         "3", "--object_reuse"]
+    )  # fmt: skip
+    sent = make_plan(beam).options.get_all_options(retain_unknown_options=True)
+
+    assert (sent["number_of_execution_retries"], sent["object_reuse"]) == ("3", True)
+
+
+_REFUSED_CASES = {
+    "the local runner": (
+        ["--number_of_execution_retries", "2"], "--number_of_execution_retries (options that"
+    ),
+    "FnApiRunner": (["--runner", "FnApiRunner", "--object_reuse"], "--object_reuse (options"),
+    "DirectRunner in processes": (
+        ["--runner", "DirectRunner", "--direct_running_mode", "multi_processing", "--x=1"],
+        "--x=1 (options",
+    ),
+    "a slip in one of ours": (
+        ["--runner", "FlinkRunner", "--bukcet", "b2"], "--bukcet (did you mean --bucket?)"
+    ),
+    "another slip": (
+        ["--runner", "FlinkRunner", "--concurency", "4"],
+        "--concurency (did you mean --concurrency?)",
+    ),
+    "ours spelt the runner's way": (
+        ["--runner", "FlinkRunner", "--multipart_treshold", "5MiB"],
+        "--multipart_treshold (did you mean --multipart-threshold?)",
+    ),
+    "a slip on the local runner": (["--bukcet", "b2"], "--bukcet (did you mean --bucket?)"),
+    "a prefix of ours is no abbreviation": (
+        ["--runner", "FlinkRunner", "--buck", "b2"], "--buck (did you mean --bucket?)"
+    ),
+    "a dashed name is this tool's style": (
+        ["--runner", "FlinkRunner", "--number-of-retries", "2"], "--number-of-retries"
+    ),
+    "a single dash": (["--runner", "FlinkRunner", "-x"], "-x"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "named"), list(_REFUSED_CASES.values()),
+                         ids=list(_REFUSED_CASES))  # fmt: skip
+def test_an_unknown_option_is_a_usage_error_unless_a_remote_runner_takes_it(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        arguments.parse(["--bucket", "bkt", *argv, "src"])
+
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"s3-parallel-put: error: unrecognized arguments: {named}"), err

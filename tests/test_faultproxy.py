@@ -29,7 +29,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from devsupport.faultproxy import FAULT_KINDS, FaultProxy, FaultRules
+from devsupport.faultproxy import FAULT_KINDS, Drop, FaultProxy, FaultRules
 from devsupport.locals3 import LocalS3
 
 MIB = 1024 * 1024
@@ -284,6 +284,42 @@ def test_predicate_max_faults_and_rule_swap(s3_server: LocalS3, bucket: str) -> 
         with pytest.raises(ClientError, match="SlowDown"):
             client.get_object(Bucket=bucket, Key="k")
         assert proxy.stats["slowdown"] == 3
+
+
+def test_a_held_request_is_dropped_or_let_go(
+    s3_server: LocalS3, s3_client: Any, bucket: str
+) -> None:
+    """before_forward holds PUTs until told; then it drops one (the client's connection
+    is reset, nothing reaches the server) and lets the other through."""
+    let_go = threading.Event()
+    held: list[str] = []
+
+    def hold(method: str, target: str) -> None:
+        if method == "PUT":
+            held.append(target)
+            let_go.wait(10)
+            if target.endswith("/dropped"):
+                raise Drop(target)
+
+    with FaultProxy(s3_server.port) as proxy, ThreadPoolExecutor(2) as pool:
+        proxy.before_forward = hold
+        client = _client(proxy, s3_server)
+        puts = {
+            key: pool.submit(client.put_object, Bucket=bucket, Key=key, Body=b"x")
+            for key in ("dropped", "kept")
+        }
+        deadline = time.monotonic() + 10
+        while len(held) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sorted(held) == [f"/{bucket}/dropped", f"/{bucket}/kept"]
+        assert not _exists(s3_client, bucket, "kept")  # held: not forwarded yet
+        let_go.set()
+        with pytest.raises(ConnectionClosedError):
+            puts["dropped"].result(10)
+        puts["kept"].result(10)
+        stats = proxy.stats
+    assert (stats["requests"], stats["forwarded"], stats["dropped"]) == (2, 1, 1)
+    assert _exists(s3_client, bucket, "kept") and not _exists(s3_client, bucket, "dropped")
 
 
 def test_same_seed_same_faults(s3_server: LocalS3, bucket: str) -> None:
