@@ -109,9 +109,6 @@ class RunPlan:
         (per-file lines, failures as they happen, the bar) reaches this process."""
         return self.runner is RunnerKind.IN_PROCESS
 
-    def topology(self, limit: int | None) -> Topology:
-        return Topology.of(self.spread, limit)
-
     def check_counts_reachable(self) -> None:
         """Refuse, before anything is uploaded, a run whose counts could not come back."""
         if self.runner_name not in _METRICS_RUNNERS and not self.temp_location:
