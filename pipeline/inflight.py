@@ -98,12 +98,14 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
             wait = self._full()
 
     def follow_up(
-        self, context: Context, start: Callable[[Callable[[Outcome], None]], None]
+        self, context: Context, start: Callable[[Callable[[Outcome], None]], None], size: int = 0
     ) -> None:
-        """From ``complete``: start another request, whose outcome comes back to
-        ``complete`` with ``context`` as the others' do."""
+        """From ``complete``: start another request (holding ``size`` bytes), whose
+        outcome comes back to ``complete`` with ``context`` as the others' do. It does
+        not wait for room: ``complete`` runs inside a wait, and a wait in it would nest."""
         self._pending += 1
-        start(functools.partial(self._finish, context, 0))
+        self._pending_bytes += size
+        start(functools.partial(self._finish, context, size))
 
     def on_interrupt(self) -> None:
         """Called (repeatedly) while waiting after Ctrl-C/SIGTERM; e.g. cancel transfers."""

@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,26 +163,24 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
         )
 
     def _send(self, upload: _Upload) -> Iterator[FileResult]:
+        start, held = self._start(upload)
+        yield from self.submit(upload, start, size=held)
+
+    def _start(self, upload: _Upload) -> tuple[Callable[[Callable[[PutOutcome], None]], None], int]:
+        """How to start the upload's next attempt, and the bytes it holds in memory."""
         precondition = upload.plan.precondition if self._conditional else None
         upload.precondition = precondition
         if upload.request is None:
             source = S3Uri.parse(upload.plan.file.path)
             key, tagging = upload.plan.file.key, self._body.tagging
-            yield from self.submit(
-                upload,
-                lambda done: self.transport().copy(source, key, done, tagging, precondition),
-                size=0,
-            )
-            return
+            return (lambda done: self.transport().copy(source, key, done, tagging, precondition)), 0
         # A multipart body is buffered part by part within awscrt's own memory limit.
         held = min(upload.request.size, self._options.multipart_threshold)
         request = dataclasses.replace(upload.request, precondition=precondition)
         if upload.sent is None:
             upload.sent = self._observer.transfer()
         sent = upload.sent.sent if upload.sent is not None else None
-        yield from self.submit(
-            upload, lambda done: self.transport().put(request, done, sent), size=held
-        )
+        return (lambda done: self.transport().put(request, done, sent)), held
 
     def _landed(self, upload: _Upload) -> str:
         """The ETag under the upload's key when the object there is what it sends, else ''."""
@@ -240,7 +238,10 @@ class UploadFn(PutStepFn[_Upload, PutOutcome]):
                 upload.attempt += 1
             else:  # not a retry: the server never took the write
                 self._stop_conditions(outcome.error)
-            return self._send(upload)
+            # Started, not waited for here: a retry that waited for the next answer
+            # inside this one would nest a level for each retry in a row.
+            self.follow_up(upload, *self._start(upload))
+            return []
         result = self._result(upload, outcome)
         if upload.sent is not None:
             upload.sent.settle(result.bytes_sent)

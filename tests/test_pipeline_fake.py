@@ -145,6 +145,27 @@ def test_a_damaged_body_is_sent_again_and_a_refusal_is_not(tmp_path: Path) -> No
     assert again == [("damaged.txt", Action.UPLOADED, "always", 2)]
 
 
+def test_a_server_that_fails_every_write_fails_each_file_and_not_the_worker(
+    tmp_path: Path,
+) -> None:
+    """Every PUT of a full window fails and is sent again, over and over (a server down
+    for a while): each file fails after its retries, and the worker goes on. A retry
+    started from an answer must not wait for the next answer inside that one (a chain
+    of retries, each in the one before, ran out of stack)."""
+    names = [f"{i:03}.txt" for i in range(600)]
+    tree = make_tree(tmp_path / "t", dict.fromkeys(names, b"x"))
+    for name in names:
+        SERVER.fail("put", name, *[ErrorKind.TIMED_OUT] * 6)
+    SERVER.delay_s = 0.2  # a full window of answers comes at once
+
+    results = _run(_config(put=PutMode.STUPID, retries=5, concurrency=256), [str(tree)])
+
+    assert [(key, action, retries) for key, action, _, retries in results] == [
+        (name, Action.FAILED, 5) for name in names
+    ]
+    assert SERVER.count("put") == 6 * len(names)
+
+
 def test_the_bar_counts_the_bytes_of_the_uploads_that_landed_once(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "t", {"damaged.txt": b"d" * 1000, "denied.txt": b"x" * 200})
     SERVER.fail("put", "damaged.txt", ErrorKind.DAMAGED, ErrorKind.DAMAGED)  # sent 3 times
