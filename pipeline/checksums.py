@@ -127,7 +127,11 @@ class ChecksumCache:
         if self._db is None and self._path is not None:
             try:
                 os.makedirs(os.path.dirname(os.path.abspath(self._path)), exist_ok=True)
-                db = sqlite3.connect(self._path, timeout=10, isolation_level=None)
+                # One step uses it at a time, but a runner may tear the step down on
+                # another thread than its bundles ran on.
+                db = sqlite3.connect(
+                    self._path, timeout=10, isolation_level=None, check_same_thread=False
+                )
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.execute(_SCHEMA)

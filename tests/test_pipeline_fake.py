@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from devsupport.fakes3 import SERVER, FakeControl, FakeObject, FakeTransport, object_etag
 from pipeline import Action, UploadConfig, UploadSources
+from pipeline.checksums import ChecksumCache
 from pipeline.errors import UsageError
 from pipeline.observer import SILENT, RunObserver
 from pipeline.options import CompareMode, PutMode, TransportOptions, WalkKind
@@ -585,4 +587,31 @@ def test_only_stupid_overwrites_what_another_writer_wrote_after_the_decision(
     }
     assert {key: stored.data for key, stored in SERVER.buckets[BUCKET].items()} == {
         key: data for key, (_, data) in expected.items() if data is not None
+    }
+
+
+def test_a_checksum_cache_is_closed_on_another_thread_than_it_was_used_on(
+    tmp_path: Path,
+) -> None:
+    """A runner may tear a step down on another thread than its bundles ran on."""
+    path = make_tree(tmp_path / "t", {"a.txt": b"a"}) / "a.txt"
+    os.utime(path, (1_000_000_000.0, 1_000_000_000.0))
+    cache = ChecksumCache(str(tmp_path / "cache.sqlite"))
+    cache.digests(str(path), ["md5"], lambda missing: dict.fromkeys(missing, "digest"))
+    cache.flush()  # opened and written on this thread
+    failures: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            cache.close()
+        except Exception as e:  # handed to the test's thread
+            failures.append(e)
+
+    closer = threading.Thread(target=close)
+    closer.start()
+    closer.join(60)
+
+    assert failures == []
+    assert ChecksumCache(str(tmp_path / "cache.sqlite")).known(str(path), ["md5"]) == {
+        "md5": "digest"
     }
