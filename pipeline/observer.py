@@ -11,7 +11,8 @@ A DoFn is pickled on its way to a worker. An observer pickles as a reference: in
 process that made it, the reference is the observer itself, so the steps of a local run
 reach the command line's progress bar; in any other process (a cluster's worker, a
 local runner's worker process) it is a silent one, and the client follows the job's
-counts instead. Nothing here is shared between two runs: each has its own observer.
+counts instead (or the workers' own, sent to the client: ``pipeline.relay``). Nothing
+here is shared between two runs: each has its own observer.
 """
 
 from __future__ import annotations
@@ -40,15 +41,20 @@ _LIVE_LOCK = threading.Lock()
 _NEXT = itertools.count()
 
 
+def live_observer(pid: int, token: int) -> RunObserver | None:
+    """The observer that an unpickled reference names, when this is the process that
+    made it and the observer is alive."""
+    if pid != os.getpid():
+        return None
+    with _LIVE_LOCK:
+        return _LIVE.get(token)
+
+
 def _resolve(pid: int, token: int) -> RunObserver:
     """An observer reference unpickled: the live observer in the process that made it,
     else a silent one."""
-    if pid == os.getpid():
-        with _LIVE_LOCK:
-            found = _LIVE.get(token)
-        if found is not None:
-            return found
-    return RunObserver()
+    found = live_observer(pid, token)
+    return found if found is not None else RunObserver()
 
 
 class RunObserver:
@@ -78,16 +84,25 @@ class RunObserver:
         """Whether to stop taking new work: the walk stops, transfers are cancelled."""
         return False
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        if type(self) is RunObserver:
-            return (RunObserver, ())
+    def wants_job_counts(self) -> bool:
+        """Whether it follows the counts of a job that runs elsewhere (a bar does): then
+        the workers send theirs to the client as they go (``pipeline.relay``)."""
+        return False
+
+    def reference(self) -> tuple[int, int]:
+        """What names this observer in this process (``live_observer``)."""
         token = getattr(self, "_observer_token", None)
         if token is None:
             with _LIVE_LOCK:
                 token = next(_NEXT)
                 _LIVE[token] = self
             self._observer_token = token
-        return (_resolve, (os.getpid(), token))
+        return (os.getpid(), token)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if type(self) is RunObserver:
+            return (RunObserver, ())
+        return (_resolve, self.reference())
 
 
 class Observers(RunObserver):
@@ -125,6 +140,9 @@ class Observers(RunObserver):
 
     def stop_requested(self) -> bool:
         return any(observer.stop_requested() for observer in self._observers)
+
+    def wants_job_counts(self) -> bool:
+        return any(observer.wants_job_counts() for observer in self._observers)
 
 
 SILENT = RunObserver()

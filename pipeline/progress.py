@@ -10,8 +10,9 @@ an attempt that fails or is cancelled takes its bytes back (``Transfer``), so th
 ends on the summary's number, after Ctrl-C too. While the walk is still finding files
 the bar says "of N+ found" rather than a percentage that would shrink; once the walk has
 ended it shows the percentage. A file not started because the run was interrupted is
-not done, so an interrupted run never shows 100%. Remote workers hear of no bar (their
-observer is silent); for them the client polls the job instead (``job_counts``). Log
+not done, so an interrupted run never shows 100%. Workers in other processes hear of no
+bar: their counts come as ``job_counts``, from the job's counters and, about once a
+second, from the workers themselves (``pipeline.relay``). Log
 lines (per-file errors) are written above the bar, not through it.
 """
 
@@ -128,6 +129,9 @@ class Progress(RunObserver):
             self._show()
             self._bar.n = counters.get("files", 0) - counters.get("files_not_started", 0)
             self._bar.refresh()
+
+    def wants_job_counts(self) -> bool:
+        return True
 
     def job_stage(self, text: str) -> None:
         """What a remote runner says of the job's progress, before its counts arrive."""

@@ -29,6 +29,7 @@ from pipeline.jobs import RunFailed, WorkerLost, start_job
 from pipeline.observer import SILENT, RunObserver
 from pipeline.options import TargetOptions, UploadConfig
 from pipeline.plan import RunPlan
+from pipeline.relay import relayed
 from pipeline.summary import Summary
 
 _LOGGER = logging.getLogger(__name__)
@@ -97,7 +98,8 @@ def run_pipeline(
 
     with interrupt.on_force(remove_local_dir):
         try:
-            counters = _run_job(config, plan, summary_path, resume_files, observer)
+            with relayed(plan, observer) as job_observer:
+                counters = _run_job(config, plan, summary_path, resume_files, job_observer)
             if counters is not None and not plan.works_here:
                 observer.job_counts(counters)
             written = _read_summary(summary_path) if summary_path else None

@@ -29,7 +29,8 @@ import pytest
 from devsupport.faultproxy import FaultProxy, FaultRules
 from devsupport.flinkcluster import BridgeNetwork, FlinkCluster, prepare
 from devsupport.locals3 import LocalS3
-from tests.conftest import REPO, CliResult, bucket_objects
+from tests.conftest import REPO, CliResult, bucket_objects, make_tree, run_on_terminal
+from tests.test_relay import PutGate, files_shown
 
 pytestmark = pytest.mark.flink
 
@@ -318,3 +319,44 @@ def test_delete_on_flink_joins_the_listing_with_the_walk_on_the_workers(
         for obj in page.get("Contents", [])
     }
     assert keys == {f"mirror/{key}" for key in tree} | {"mirrored/kept.bin"}
+
+
+def test_the_bar_counts_files_on_flink_while_the_workers_upload(flink: FlinkSetup) -> None:
+    """10,000 files in 200 directories, spread over two workers; only the first 2,000
+    PUTs are let through, the rest held. Each worker's share (about 5,000 files) is one
+    Beam bundle in a Flink batch task, whose counts Flink sees only once it ends, so
+    neither share can have ended, and one that had would add thousands at once. Yet,
+    while the job runs, the bar counts up through several values of at most 2,000:
+    the workers' own counts, relayed to the client as they go."""
+    cluster = flink.cluster
+    files = {f"d{n // 50:03d}/f{n:05d}": b"%d" % n for n in range(10_000)}
+    root = make_tree(cluster.shared / "many", files)
+    gate = PutGate(let=2000)
+    before = cluster.job_ids()
+
+    def counted_up_while_held(screen: str) -> bool:
+        shown = {n for n in files_shown(screen) if 0 < n <= 2000}
+        if not gate.held or len(shown) < 2:
+            return False
+        jobs = cluster.job_ids() - before
+        return any(cluster.rest(f"/jobs/{job}")["state"] == "RUNNING" for job in jobs)
+
+    with FaultProxy(flink.s3.port, host=flink.s3.ip, max_connections=512) as proxy:
+        proxy.before_forward = gate
+        code, _, screen = run_on_terminal(
+            ["--endpoint-url", proxy.endpoint_url, "--bucket", BUCKET, "--prefix", "live",
+             *cluster.beam_args(), "--temp_location", str(cluster.shared / "tmp"), str(root)],
+            flink.s3.env(), timeout=CLI_TIMEOUT_S,
+            interrupt_when=counted_up_while_held, then=lambda _: gate.release(),
+        )  # fmt: skip
+
+    assert gate.released, screen[-3000:]
+    assert code == 0, f"{screen[-3000:]}\n{cluster.logs()}"
+    shown = files_shown(screen)
+    assert shown[-1] == len(files), shown
+    assert _count_under(flink.client, "live/") == len(files)
+
+
+def _count_under(client: Any, prefix: str) -> int:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return sum(page.get("KeyCount", 0) for page in pages)
