@@ -68,6 +68,9 @@ _REST_TIMEOUT_S = 10
 _SHARED_ROOT = "/var/tmp"  # outside /tmp, which every TaskManager host has of its own
 _MANIFEST_LINE = 70  # bytes; the jar spec allows 72 per manifest line
 _networks = itertools.count()
+# The job server's jars that a cluster's lib/ must not take: Flink's own (the cluster has
+# its flink-dist) and a second SLF4J binding beside Flink's log4j one.
+_NOT_IN_CLUSTER_LIB = ("flink-", "slf4j-simple-")
 
 # Flink's config.yaml for this machine (2 cores): small JVMs, and a batch scheduler that
 # keeps the parallelism asked for instead of choosing its own (else it ran every element
@@ -511,7 +514,10 @@ class FlinkCluster(Service):
     run with one subtask per TaskManager (``beam_args``), so ``slots=2`` leaves room for
     a job to restart on the TaskManagers left when one is lost. ``restart_attempts``
     gives the cluster a fixed-delay restart strategy (that many attempts,
-    ``RESTART_DELAY`` apart); without it a job fails when a task fails.
+    ``RESTART_DELAY`` apart); without it a job fails when a task fails. ``runner_in_lib``
+    puts Beam's Flink runner and its dependencies (the job server's ``lib/`` but Flink's
+    own jars and a second logging binding) in the cluster's ``lib/``, as a cluster set up
+    for jobs that ship no jars (``python -m pipeline.jobserver --runner_jars_on_cluster``).
     """
 
     def __init__(
@@ -522,10 +528,12 @@ class FlinkCluster(Service):
         taskmanagers: int = 2,
         slots: int = 1,
         restart_attempts: int = 0,
+        runner_in_lib: bool = False,
     ) -> None:
         self.dist = dist
         self.network = network
         self.taskmanagers = taskmanagers
+        self.runner_in_lib = runner_in_lib
         self._settings = _cluster_settings(slots, restart_attempts)
         self._worker_env = dict(worker_env)
         self.workdir = Path()
@@ -642,7 +650,24 @@ class FlinkCluster(Service):
             path.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env.update(FLINK_CONF_DIR=str(conf), FLINK_LOG_DIR=str(logs), FLINK_PID_DIR=str(pids))
+        env.update(FLINK_LIB_DIR=str(self._lib_dir()))
         return env
+
+    def _lib_dir(self) -> Path:
+        """Flink's lib/, or with ``runner_in_lib`` one that also links the runner's jars."""
+        if not self.runner_in_lib:
+            return self.dist.home / "lib"
+        lib = self.workdir / "lib"
+        if not lib.is_dir():
+            lib.mkdir()
+            runner_jars = [
+                jar
+                for jar in sorted((self.dist.job_server_jar.parent / "lib").glob("*.jar"))
+                if not jar.name.startswith(_NOT_IN_CLUSTER_LIB)
+            ]
+            for jar in [*sorted((self.dist.home / "lib").glob("*.jar")), *runner_jars]:
+                (lib / jar.name).symlink_to(jar)
+        return lib
 
     def _spawn(
         self, name: str, command: list[str], env: Mapping[str, str]

@@ -61,12 +61,14 @@ def runner_kind(
 ) -> RunnerKind:
     """Where a job of ``--runner`` runs, with Beam's ``--direct_running_mode`` and
     ``--flink_master`` (Beam's own embedded ``[local]``/``[auto]`` Flink has no REST API
-    here: that is a portable job)."""
+    here: that is a portable job). A PortableRunner job with a real ``--flink_master`` goes
+    to a Flink job server (``--job_endpoint``) that runs it on that cluster."""
     name = runner_name(runner)
     if name in _IN_PROCESS_RUNNERS:
         processes = running_mode == "multi_processing"
         return RunnerKind.LOCAL_PROCESSES if processes else RunnerKind.IN_PROCESS
-    if name == "flinkrunner" and flink_master and not flink_master.startswith("["):
+    real_master = flink_master and not flink_master.startswith("[")
+    if name in ("flinkrunner", "portablerunner") and real_master:
         return RunnerKind.FLINK
     if name in ("portablerunner", "flinkrunner", "sparkrunner", "prismrunner"):
         return RunnerKind.PORTABLE

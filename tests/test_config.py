@@ -259,6 +259,37 @@ def test_a_passed_option_reaches_what_the_runner_hands_on() -> None:
     assert (sent["number_of_execution_retries"], sent["object_reuse"]) == ("3", True)
 
 
+_KIND_CASES = {
+    "FlinkRunner on a cluster": (["--runner", "FlinkRunner", "--flink_master", "jm:8081"], "FLINK"),
+    "a shared job server for a cluster": (
+        ["--runner", "FlinkRunner", "--flink_master", "jm:8081", "--job_endpoint", "js:8099"],
+        "FLINK",
+    ),
+    "PortableRunner on a cluster's job server": (
+        ["--runner", "PortableRunner", "--flink_master", "jm:8081", "--job_endpoint", "js:8099"],
+        "FLINK",
+    ),
+    "PortableRunner, no cluster named": (
+        ["--runner", "PortableRunner", "--job_endpoint", "js:8099"],
+        "PORTABLE",
+    ),
+    "Beam's embedded Flink": (["--runner", "FlinkRunner", "--flink_master", "[local]"], "PORTABLE"),
+}
+
+
+@pytest.mark.parametrize(("argv", "kind"), list(_KIND_CASES.values()), ids=list(_KIND_CASES))
+def test_a_job_on_a_named_flink_cluster_is_a_flink_job(argv: list[str], kind: str) -> None:
+    """Flink's REST address (progress, cancel, failover) is known whichever job server runs
+    the job: the one FlinkRunner starts, or a shared one at --job_endpoint."""
+    from pipeline.plan import make_plan
+
+    _, beam = arguments.parse(["--bucket", "bkt", "src", *argv])
+    plan = make_plan(beam)
+
+    assert plan.runner.name == kind
+    assert plan.flink_master == ("jm:8081" if kind == "FLINK" else None)
+
+
 _REFUSED_CASES = {
     "the local runner": (
         ["--number_of_execution_retries", "2"], "--number_of_execution_retries (options that"
