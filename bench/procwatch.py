@@ -16,7 +16,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 CLIENT = "client"
@@ -85,19 +85,20 @@ def _netns(pid: int) -> str:
     return os.readlink(_PROC / str(pid) / "ns" / "net")
 
 
-@dataclass
 class ProcessWatch:
     """Samples the processes of ``hosts`` (hostname -> a pid in its network namespace)
-    and of the sessions followed, until stopped; use as a context manager."""
+    and of the sessions followed, until stopped; use as a context manager. ``peaks``
+    has what the samples showed, by pid."""
 
-    hosts: Mapping[str, int]
-    interval: float = 0.5
-    peaks: dict[int, ProcessPeak] = field(default_factory=dict)
-    _sessions: set[int] = field(default_factory=set)
-    _namespaces: dict[str, str] = field(default_factory=dict)
-    _stopped: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _thread: threading.Thread | None = None
+    def __init__(self, hosts: Mapping[str, int], interval: float = 0.5) -> None:
+        self.hosts = dict(hosts)
+        self.interval = interval
+        self.peaks: dict[int, ProcessPeak] = {}
+        self._sessions: set[int] = set()
+        self._namespaces: dict[str, str] = {}  # network namespace -> host
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> ProcessWatch:
         self._namespaces = {_netns(pid): host for host, pid in self.hosts.items()}
@@ -165,10 +166,3 @@ class ProcessWatch:
             peak.vmrss_max_kib = max(peak.vmrss_max_kib, rss)
             peak.samples += 1
             self.peaks[pid] = peak
-
-    def by_role(self, host: str, role: str) -> list[ProcessPeak]:
-        """The processes of ``host`` in ``role``, by pid."""
-        return sorted(
-            (p for p in self.peaks.values() if p.host == host and p.role == role),
-            key=lambda p: p.pid,
-        )
