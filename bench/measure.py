@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,9 +47,15 @@ class Measured:
 
 
 def run_measured(
-    argv: list[str], env: dict[str, str], log_stem: Path, timeout_s: float, cwd: Path
+    argv: list[str],
+    env: dict[str, str],
+    log_stem: Path,
+    timeout_s: float,
+    cwd: Path,
+    on_start: Callable[[int], None] | None = None,
 ) -> Measured:
-    """Run ``argv`` to completion with stdout/stderr into ``log_stem``.out/.err files."""
+    """Run ``argv`` to completion with stdout/stderr into ``log_stem``.out/.err files;
+    ``on_start`` is told the child's pid (the leader of a session of its own)."""
     out_path = log_stem.with_name(log_stem.name + ".out")
     err_path = log_stem.with_name(log_stem.name + ".err")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -64,6 +71,8 @@ def run_measured(
         )
         killer = _Killer(proc.pid, timeout_s)
         try:
+            if on_start is not None:
+                on_start(proc.pid)
             _, status, usage = os.wait4(proc.pid, 0)
         except BaseException:  # Ctrl-C: do not leave the child running
             killer.kill_now()

@@ -176,20 +176,31 @@ def render(
     title: str, info: dict[str, Any], settings: dict[str, Any], cases: list[CaseResult]
 ) -> str:
     """The whole markdown report."""
+    return header(title, info, settings) + "\n".join(case_table(case) for case in cases)
+
+
+def header(title: str, info: dict[str, Any], settings: dict[str, Any]) -> str:
+    """The title of a report and a list of the machine's facts and the run's settings."""
     lines = [f"# {title}", ""]
     lines += [f"- {name}: {value}" for name, value in info.items() if name != "versions"]
     lines += [f"- version of {name}: {value}" for name, value in info["versions"].items()]
     lines += [f"- {name}: {value}" for name, value in settings.items()]
     lines.append("")
-    return "\n".join(lines) + "\n" + "\n".join(case_table(case) for case in cases)
+    return "\n".join(lines) + "\n"
 
 
 def write_results(
-    directory: Path, stem: str, latest: str, markdown: str, data: dict[str, Any]
+    directory: Path,
+    stem: str,
+    latest: str,
+    markdown: str,
+    data: dict[str, Any],
+    chart: bool = True,
 ) -> list[Path]:
     """``stem``.md/.json/.png plus ``latest``.md/.json/.png copies; the paths written.
 
-    The .png chart is left out (with a warning) when matplotlib is not installed.
+    The .png chart is left out without ``chart``, and (with a warning) when matplotlib
+    is not installed.
     """
     directory.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=2, default=str) + "\n"
@@ -199,15 +210,17 @@ def write_results(
             path = directory / (name + suffix)
             path.write_text(body)
             written.append(path)
-    chart = directory / (stem + ".png")
+    if not chart:
+        return written
+    png = directory / (stem + ".png")
     try:
-        drawn = write_chart(data, chart)
+        drawn = write_chart(data, png)
     except Exception as error:  # a chart is a nicety: never lose the tables for it
         print(f"bench: warning: no chart, drawing it failed: {error!r}", file=sys.stderr)
         drawn = False
     if drawn:
-        shutil.copyfile(chart, directory / (latest + ".png"))
-        written += [chart, directory / (latest + ".png")]
+        shutil.copyfile(png, directory / (latest + ".png"))
+        written += [png, directory / (latest + ".png")]
     return written
 
 

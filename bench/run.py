@@ -11,10 +11,8 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,10 +20,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.checks import check_run
+from bench.flinkcase import DEFAULT_FILES, FILES_PER_DIR, run_flink_case
 from bench.measure import Measured, run_measured
+from bench.paths import REPO, RESULTS, WORK, log, shown
 from bench.report import CaseResult, Row, Run, as_json, machine_info, render, write_results
-from bench.tools import Mode, Target, Tool, all_tools, help_text, names_option, version_of
+from bench.tools import (
+    Mode,
+    Target,
+    Tool,
+    all_tools,
+    collect_versions,
+    help_text,
+    names_option,
+)
 from bench.verify import (
+    NOOP_SETTLE_S,
     Remote,
     check_landed,
     check_unchanged,
@@ -48,13 +58,9 @@ from bench.workloads import (
     tree_listing,
     tree_totals,
 )
-from devsupport.locals3 import LocalS3, weed_binary
+from devsupport.locals3 import LocalS3
 
-REPO = Path(__file__).resolve().parent.parent
-WORK = REPO / "bench" / "work"
-RESULTS = REPO / "bench" / "results"
 PREFIX = "data"
-NOOP_SETTLE_S = 1.1  # Last-Modified has 1 s resolution: a rewrite must show
 SCALE_PART = 100_000  # files in one part of the scale tree
 ALL_TOOLS = ("ours", "s5cmd", "aws")
 
@@ -309,34 +315,6 @@ def run(bench: Bench, argv: list[str], name: str) -> Measured:
     return run_measured(argv, bench.env, bench.logs / name, bench.timeout_s, REPO)
 
 
-def check_run(tool: str, mode: Mode, measured: Measured, files: int) -> str:
-    """'' if the run looks right from the outside, else why not."""
-    if measured.timed_out:
-        return "timed out"
-    if measured.returncode != 0:
-        return f"exit {measured.returncode}: {measured.stderr_last_line()}"
-    if tool == "ours":
-        return check_ours_summary(measured.stdout(), mode, files)
-    return ""
-
-
-def check_ours_summary(stdout: str, mode: Mode, files: int) -> str:
-    """Our --json summary must show no failure and the expected counts."""
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        return "no --json summary on stdout"
-    summary = json.loads(lines[-1])
-    expected = {
-        Mode.UPLOAD: {"failed": 0, "files": files, "uploaded": files},
-        Mode.NOOP: {"failed": 0, "files": files, "uploaded": 0},
-        Mode.DRY_RUN: {"failed": 0, "files": files, "would_upload": files},
-    }[mode]
-    wrong = {k: summary.get(k) for k, v in expected.items() if k in summary and summary[k] != v}
-    if "failed" not in summary:
-        wrong["failed"] = "missing"
-    return f"summary says {wrong}, expected {expected}" if wrong else ""
-
-
 def verify_row(
     bench: Bench,
     case: Case,
@@ -364,18 +342,6 @@ def verify_row(
         row.checked += ", none rewritten"
 
 
-def collect_versions(tools: dict[str, Tool], env: dict[str, str]) -> dict[str, str]:
-    versions = {name: version_of(tool, env, REPO) for name, tool in tools.items()}
-    done = subprocess.run([weed_binary(), "version"], capture_output=True, text=True, timeout=60)
-    first = done.stdout.strip().splitlines()[:1]
-    versions["seaweedfs"] = first[0].removeprefix("version ").strip() if first else "unknown"
-    return versions
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description=__doc__.splitlines()[0]
@@ -392,6 +358,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1_000_000,
         help="files in the dry-run tree of case e1, a multiple of 100,000 (default 1,000,000)",
     )
+    parser.add_argument(
+        "--flink200k",
+        action="store_true",
+        help="only case flink200k: a big tree on the test Flink cluster and on the local "
+        "runner (needs root, Java 17, Maven; see bench/README.md)",
+    )
+    parser.add_argument(
+        "--flink-files",
+        type=int,
+        default=DEFAULT_FILES,
+        help="files in the tree of --flink200k, a multiple of 100 (default 200,000)",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
     parser.add_argument("--keep-work", action="store_true", help="keep bench/work/ (trees)")
     parser.add_argument(
@@ -406,11 +384,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--repeat must be at least 1")
     if args.scale_files < SCALE_PART or args.scale_files % SCALE_PART:
         parser.error("--scale-files must be a positive multiple of 100000")
+    if args.flink200k and (args.quick or args.cases):
+        parser.error("--flink200k runs its own case: not with --quick or --cases")
+    if args.flink_files < FILES_PER_DIR or args.flink_files % FILES_PER_DIR:
+        parser.error("--flink-files must be a positive multiple of 100")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.flink200k:
+        try:
+            return run_flink_case(args.flink_files, args.timeout, WORK, args.results)
+        finally:
+            if not args.keep_work:
+                shutil.rmtree(WORK, ignore_errors=True)
     tools = all_tools()
     plan = make_plan(args.quick, args.scale_files)
     cases = select_cases(plan.cases, args.cases)
@@ -435,7 +423,7 @@ def measure_all(
         log(f"SeaweedFS S3 at {s3.endpoint_url}")
         env = s3.env()
         client = s3_client(s3.endpoint_url, s3.access_key, s3.secret_key, s3.region)
-        info = machine_info(collect_versions(tools, env), REPO)
+        info = machine_info(collect_versions(tools, env, REPO), REPO)
         bench = Bench(s3.endpoint_url, client, env, tools, args.repeat, args.timeout, logs)
         results = [run_case(bench, case, roots[case.tree] / case.subdir) for case in cases]
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -464,13 +452,7 @@ def publish(
     data = as_json(info, settings, results)
     paths = write_results(args.results, f"{stamp}-{label}", f"latest-{label}", markdown, data)
     print("\n" + markdown)
-    log("wrote " + ", ".join(_shown(p) for p in paths))
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the repository if it is inside it."""
-    path = path.resolve()
-    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+    log("wrote " + ", ".join(shown(p) for p in paths))
 
 
 def report_failures(results: list[CaseResult]) -> int:

@@ -12,6 +12,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
+from devsupport.locals3 import weed_binary
+
 INSTALL_HINT = "pip install -r bench/requirements.txt"
 
 
@@ -141,3 +143,12 @@ def version_of(tool: Tool, env: dict[str, str], cwd: Path) -> str:
     )
     text = (done.stdout.strip() or done.stderr.strip()).splitlines()
     return text[0] if text else f"unknown (exit {done.returncode})"
+
+
+def collect_versions(tools: dict[str, Tool], env: dict[str, str], cwd: Path) -> dict[str, str]:
+    """The version of each tool, and of the SeaweedFS server."""
+    versions = {name: version_of(tool, env, cwd) for name, tool in tools.items()}
+    done = subprocess.run([weed_binary(), "version"], capture_output=True, text=True, timeout=60)
+    first = done.stdout.strip().splitlines()[:1]
+    versions["seaweedfs"] = first[0].removeprefix("version ").strip() if first else "unknown"
+    return versions

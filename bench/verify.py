@@ -14,6 +14,7 @@ from botocore.config import Config
 
 from bench.tools import Target
 
+NOOP_SETTLE_S = 1.1  # Last-Modified has 1 s resolution: a rewrite must show
 _ETAG_SAMPLE = 200
 _DELETE_BATCH = 1000
 _DELETE_THREADS = 8
