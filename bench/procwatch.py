@@ -152,13 +152,14 @@ class ProcessWatch:
         for pid, host in self._watched():
             try:
                 status = (_PROC / str(pid) / "status").read_text()
-                peak = self.peaks.get(pid)
-                if peak is None:
-                    argv = (_PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
-                    role = role_of([part.decode(errors="replace") for part in argv if part])
-                    peak = ProcessPeak(host, role, pid)
+                # Read each time: a child first seen between its fork and its exec still
+                # has its parent's argv.
+                argv = (_PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
+            role = role_of([part.decode(errors="replace") for part in argv if part])
+            peak = self.peaks.get(pid) or ProcessPeak(host, role, pid)
+            peak.role = role
             hwm, rss = memory_kib(status)
             if not hwm and not rss:
                 continue

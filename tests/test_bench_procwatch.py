@@ -42,6 +42,10 @@ def test_roles_come_from_the_command_line() -> None:
     assert role_of(["/usr/bin/sleep", "infinity"]) == "other: sleep"
 
 
+def _named(watch: ProcessWatch, role: str) -> bool:
+    return any(peak.role == role for peak in watch.peaks.values())
+
+
 def test_a_followed_session_is_sampled_with_its_children() -> None:
     child = [sys.executable, "-c", "import subprocess, sys; subprocess.run(['sleep', '30'])"]
     proc = subprocess.Popen(child, start_new_session=True)
@@ -49,7 +53,8 @@ def test_a_followed_session_is_sampled_with_its_children() -> None:
         with ProcessWatch({}, interval=0.05) as watch:
             watch.follow_session(proc.pid)
             deadline = time.monotonic() + 30
-            while len(watch.peaks) < 2 and time.monotonic() < deadline:  # python, sleep
+            # python, then sleep once its child has exec'd it
+            while not _named(watch, "other: sleep") and time.monotonic() < deadline:
                 watch.sample()
         peaks = sorted(watch.peaks.values(), key=lambda peak: peak.pid)
         assert [peak.host for peak in peaks] == [CLIENT, CLIENT]

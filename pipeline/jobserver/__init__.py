@@ -136,7 +136,10 @@ def command(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    from pipeline.console import not_beam_gcp_noise
+
     logging.getLogger("apache_beam").setLevel(logging.ERROR)  # the error line says it once
+    logging.getLogger().addFilter(not_beam_gcp_noise)
     try:
         java = command(argv)
     except UsageError as e:
