@@ -333,6 +333,12 @@ def readme_code(title: str, first_line: str) -> str:
     return textwrap.dedent("\n".join(block).rstrip() + "\n")
 
 
+def last_byte_changed(data: bytes) -> bytes:
+    """``data`` of the same size with its last byte different, whatever that byte is
+    (random bytes may end in any value)."""
+    return data[:-1] + bytes([data[-1] ^ 0xFF])
+
+
 def make_tree(root: Path, files: dict[str, bytes]) -> Path:
     for name, data in files.items():
         path = root / name

@@ -18,7 +18,7 @@ from pipeline.etags import MiB
 from pipeline.plan import DEFAULT_RUNNER, make_plan
 from pipeline.run import run_pipeline
 from pipeline.transport.errors import ErrorKind
-from tests.conftest import FAKE_BUCKET, make_tree
+from tests.conftest import FAKE_BUCKET, last_byte_changed, make_tree
 from tests.test_pipeline_fake import _HASHED as _READS
 from tests.test_pipeline_fake import _counting_digests, _run
 
@@ -58,7 +58,7 @@ def _digest(data: bytes, spec: str) -> str:
 def test_objects_of_other_tools_are_recognised_and_not_read_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    changed = DATA[:-1] + b"!"  # the same size
+    changed = last_byte_changed(DATA)  # the same size
     names = ("one-put", "rclone", "own", "minio", "changed")
     tree = _tree(tmp_path, {name: changed if name == "changed" else DATA for name in names})
     _store("one-put", DATA, _digest(DATA, MD5))  # s5cmd below 50 MiB, put_object
@@ -99,7 +99,7 @@ def test_objects_of_other_tools_are_recognised_and_not_read_again(
 
 
 def test_a_stored_checksum_decides_where_the_etag_is_no_md5(tmp_path: Path) -> None:
-    other = DATA[:-1] + b"!"
+    other = last_byte_changed(DATA)
     tree = _tree(tmp_path, {"kms-same": DATA, "kms-changed": DATA, "server": DATA})
     kms = {"server_side_encryption": "aws:kms"}
     _store("kms-same", DATA, "1" * 32, checksum_sha256=_digest(DATA, "sha256"), **kms)

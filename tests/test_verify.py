@@ -12,6 +12,7 @@ from pipeline.digests import MD5, compute, multipart
 from pipeline.etags import MiB
 from pipeline.records import ObjectDetails, RemoteObject, StoredChecksum
 from pipeline.verify import Settled, Verdict, by_details, by_etag
+from tests.conftest import last_byte_changed
 
 DATA = os.urandom(20 * MiB + 5)
 OWN = 8 * MiB  # the part size this tool would use for DATA
@@ -45,7 +46,7 @@ def test_a_plain_etag_is_the_md5_whatever_the_size() -> None:
     local = _Bytes(DATA)
     assert by_etag(_stored(DATA, MD5), local, OWN) == Verdict(True, "unchanged")
     assert local.reads == [[MD5]]
-    changed = DATA[:-1] + b"!"
+    changed = last_byte_changed(DATA)
     assert by_etag(_stored(changed, MD5), _Bytes(DATA), OWN) == Verdict(False, "changed")
 
 
@@ -90,13 +91,13 @@ def test_a_remembered_digest_is_used_before_anything_is_read() -> None:
 
 
 def test_a_multipart_etag_no_part_size_matches() -> None:
-    other = DATA[:-1] + b"!"
+    other = last_byte_changed(DATA)
     # Every whole-MiB size giving 3 parts was tried: the bytes differ.
     verdict = by_etag(_stored(other, multipart(8 * MiB)), _Bytes(DATA), OWN)
     assert verdict == Verdict(False, "changed")
     # 60 MiB in 2 parts: 30 whole-MiB sizes would do, more than are tried.
     big = os.urandom(60 * MiB)
-    verdict = by_etag(_stored(big[:-1] + b"!", multipart(50 * MiB)), _Bytes(big), OWN)
+    verdict = by_etag(_stored(last_byte_changed(big), multipart(50 * MiB)), _Bytes(big), OWN)
     assert verdict == Verdict(None, "cannot verify")
 
 
@@ -127,7 +128,9 @@ def test_a_stored_checksum_settles_it(algorithm: str) -> None:
     verdict = Verdict(False, "changed")
     same = by_details(verdict, _checksum(DATA, algorithm), OBJECT, _Bytes(DATA), 0.0)
     assert same == Settled(False, f"unchanged ({algorithm.upper()} checksum)")
-    other = by_details(verdict, _checksum(DATA[1:] + b"!", algorithm), OBJECT, _Bytes(DATA), 0.0)
+    other = by_details(
+        verdict, _checksum(last_byte_changed(DATA), algorithm), OBJECT, _Bytes(DATA), 0.0
+    )
     assert other == Settled(True, "changed")
 
 
