@@ -86,9 +86,7 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
 
         ``size`` is what the request holds in memory while in flight (its body).
         """
-        self._pending += 1
-        self._pending_bytes += size
-        start(functools.partial(self._finish, context, size))
+        self.follow_up(context, start, size)
         wait = self._full()
         while self._pending:
             try:
@@ -100,9 +98,10 @@ class InFlightDoFn(beam.DoFn, Generic[Context, Outcome], abc.ABC):  # type: igno
     def follow_up(
         self, context: Context, start: Callable[[Callable[[Outcome], None]], None], size: int = 0
     ) -> None:
-        """From ``complete``: start another request (holding ``size`` bytes), whose
-        outcome comes back to ``complete`` with ``context`` as the others' do. It does
-        not wait for room: ``complete`` runs inside a wait, and a wait in it would nest."""
+        """Start another request (holding ``size`` bytes), whose outcome comes back to
+        ``complete`` with ``context`` as the others' do, without waiting for room: this
+        is how ``complete`` starts one (it runs inside a wait, and a wait in it would
+        nest), and how ``submit`` starts one before it waits."""
         self._pending += 1
         self._pending_bytes += size
         start(functools.partial(self._finish, context, size))

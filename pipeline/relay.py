@@ -30,9 +30,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.observer import BytesSent, RunObserver
+from pipeline.observer import Observers, RunObserver
 from pipeline.plan import RunnerKind, RunPlan
-from pipeline.records import FileResult, LocalFile
 from pipeline.tally import COUNTS, resolve
 
 _LOGGER = logging.getLogger(__name__)
@@ -187,38 +186,17 @@ def _handler_for(relay: Relay) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class RelayedObserver(RunObserver):
+class RelayedObserver(Observers):
     """The client's observer, with the job's counts merged with the workers'; in any
     other process it is that process's ``WorkerTally``."""
 
     def __init__(self, inner: RunObserver, relay: Relay) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._relay = relay
         self.relay_url = relay.url
 
-    def found(self, item: LocalFile | FileResult) -> None:
-        self._inner.found(item)
-
-    def walk_ended(self) -> None:
-        self._inner.walk_ended()
-
-    def transfer(self) -> BytesSent | None:
-        return self._inner.transfer()
-
-    def finished(self, result: FileResult) -> None:
-        self._inner.finished(result)
-
     def job_counts(self, counters: dict[str, int]) -> None:
         self._relay.job_counts(counters)
-
-    def job_stage(self, text: str) -> None:
-        self._inner.job_stage(text)
-
-    def stop_requested(self) -> bool:
-        return self._inner.stop_requested()
-
-    def wants_job_counts(self) -> bool:
-        return self._inner.wants_job_counts()
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (resolve, (*self.reference(), self.relay_url))
