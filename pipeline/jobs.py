@@ -29,6 +29,7 @@ from typing import Any
 
 from pipeline import interrupt
 from pipeline.counters import METRICS_NAMESPACE
+from pipeline.errors import UsageError
 from pipeline.observer import RunObserver
 from pipeline.plan import RunPlan
 
@@ -238,6 +239,8 @@ def start_job(pipeline: Any, plan: RunPlan) -> Job:
     with interrupt.on_force(remove_beam_temp):
         try:
             result = pipeline.run()
+        except UsageError:  # an option the job service would not get
+            raise
         except Exception as e:  # the runner's error, said in one line
             raise failure_of(e) from e
         if plan.local:

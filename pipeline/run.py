@@ -24,12 +24,14 @@ from typing import Any
 import apache_beam as beam
 
 from pipeline import interrupt
+from pipeline.errors import UsageError
 from pipeline.graph import UploadTree
 from pipeline.jobs import RunFailed, WorkerLost, start_job
 from pipeline.observer import SILENT, RunObserver
 from pipeline.options import TargetOptions, UploadConfig
 from pipeline.plan import RunPlan
 from pipeline.relay import relayed
+from pipeline.runner_options import refuse_dropped_options
 from pipeline.summary import Summary
 
 _LOGGER = logging.getLogger(__name__)
@@ -125,6 +127,8 @@ def _run_job(
     """Run the pipeline to its end; its counters. A remote job is cancelled on Ctrl-C,
     and the multipart uploads its workers left open are aborted."""
     p = beam.Pipeline(options=plan.options)
+    if not plan.local:
+        refuse_dropped_options(p.runner)
     _ = p | "UploadTree" >> UploadTree(
         config, summary_path, plan.spread, resume_files, observer=observer
     )
@@ -133,7 +137,11 @@ def _run_job(
     started = time.time()
     left_open = True  # what a remote job's workers may leave, unless it ends whole
     try:
-        job = start_job(p, plan)
+        try:
+            job = start_job(p, plan)
+        except UsageError:  # refused before anything was submitted
+            left_open = False
+            raise
         job.wait(observer)
         counters = job.counters()
         left_open = job.failed_over()

@@ -1,6 +1,7 @@
-"""End to end on a real Flink cluster: a runner's own options reach the Flink job, and a
-TaskManager killed in the middle of an upload is survived with a restart strategy, or
-ends the run in one line that says how to finish it without one.
+"""End to end on a real Flink cluster: a runner's own options reach the Flink job (a slip
+in one is refused before anything runs), and a TaskManager killed in the middle of an
+upload is survived with a restart strategy, or ends the run in one line that says how to
+finish it without one.
 
 Two clusters, one after the other (a test class each), each of two TaskManagers with
 two task slots, running jobs with one subtask per TaskManager: when one TaskManager is
@@ -183,7 +184,9 @@ class TestWithARestartStrategy:
         with _flink(RESTART_ATTEMPTS) as setup:
             yield setup
 
-    def test_a_runners_own_option_reaches_the_flink_job(self, flink: FlinkSetup) -> None:
+    def test_a_runners_own_option_reaches_the_flink_job_and_a_slip_in_one_is_refused(
+        self, flink: FlinkSetup
+    ) -> None:
         cluster = flink.cluster
         source = cluster.shared / "few"
         files = {f"f{number}.txt": b"%d" % number for number in range(5)}
@@ -191,6 +194,19 @@ class TestWithARestartStrategy:
         for name, data in files.items():
             (source / name).write_bytes(data)
         before = cluster.job_ids()
+        # Flink's job server takes no such option: Beam would drop it without a word.
+        slip = _command(
+            flink, "--prefix", "options", "--number_of_execution_retires", "2", str(source)
+        )
+        refused = _finish(flink, _start(flink, slip))
+        assert refused.code == 2, _explain(refused, cluster)
+        assert refused.stderr.strip().splitlines() == [
+            "s3-parallel-put: error: the job service of FlinkRunner takes no option "
+            "--number_of_execution_retires, so the job would run without it; nothing was "
+            "run (did you mean --number_of_execution_retries?)"
+        ]
+        assert cluster.job_ids() == before
+        assert _stored(flink, "options") == {}
         command = _command(
             flink, "--prefix", "options", "--number_of_execution_retries", "2",
             "--execution_retry_delay=1500", str(source),
