@@ -359,7 +359,8 @@ def run_on_terminal(
 
     ``interrupt_when``: a condition on what the terminal received so far, polled (for at
     most ``timeout``) after the start; once it holds, the CLI gets a SIGINT, as from
-    Ctrl-C, or ``then`` is called with the CLI's process instead.
+    Ctrl-C, or ``then`` is called with the CLI's process instead. The CLI runs in a
+    session of its own, which is killed at the end: nothing it started outlives the call.
     """
     import fcntl
     import pty
@@ -386,7 +387,7 @@ def run_on_terminal(
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline", *args],
         env=env, stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL,
-        cwd=REPO, text=True,
+        cwd=REPO, text=True, start_new_session=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + timeout
@@ -401,9 +402,11 @@ def run_on_terminal(
             time.sleep(0.05)
         stdout, _ = proc.communicate(timeout=timeout)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
+        # The CLI's session: the CLI, and whatever it started and left behind (the job
+        # server JVM that Beam starts for FlinkRunner, a local runner's workers).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
         os.close(follower)
         reader.join(timeout=10)
         os.close(leader)
