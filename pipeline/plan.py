@@ -27,11 +27,13 @@ from pipeline.report.place import ReportPlace, report_place
 
 # Beam's default may pick the Prism runner and download it; this one runs offline.
 DEFAULT_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
-_IN_PROCESS_RUNNERS = {"fnapirunner", "directrunner", "switchingdirectrunner"}
+_IN_PROCESS_RUNNERS = {
+    "fnapirunner", "directrunner", "switchingdirectrunner", "testdirectrunner",
+    "bundlebaseddirectrunner",
+}  # fmt: skip
 # Runners whose job result carries the Beam counters that the summary is made of.
 _METRICS_RUNNERS = _IN_PROCESS_RUNNERS | {
-    "bundlebaseddirectrunner", "portablerunner", "flinkrunner", "sparkrunner",
-    "dataflowrunner", "prismrunner", "testdirectrunner",
+    "portablerunner", "flinkrunner", "sparkrunner", "dataflowrunner", "prismrunner",
 }  # fmt: skip
 
 

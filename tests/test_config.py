@@ -274,13 +274,16 @@ _KIND_CASES = {
         "PORTABLE",
     ),
     "Beam's embedded Flink": (["--runner", "FlinkRunner", "--flink_master", "[local]"], "PORTABLE"),
+    "Beam's test runner": (["--runner", "TestDirectRunner"], "IN_PROCESS"),
+    "Beam's bundle-based direct runner": (["--runner", "BundleBasedDirectRunner"], "IN_PROCESS"),
 }
 
 
 @pytest.mark.parametrize(("argv", "kind"), list(_KIND_CASES.values()), ids=list(_KIND_CASES))
-def test_a_job_on_a_named_flink_cluster_is_a_flink_job(argv: list[str], kind: str) -> None:
+def test_where_a_job_runs_is_read_from_its_runner_options(argv: list[str], kind: str) -> None:
     """Flink's REST address (progress, cancel, failover) is known whichever job server runs
-    the job: the one FlinkRunner starts, or a shared one at --job_endpoint."""
+    the job: the one FlinkRunner starts, or a shared one at --job_endpoint. Beam's test
+    and bundle-based direct runners run in this process."""
     from pipeline.plan import make_plan
 
     _, beam = arguments.parse(["--bucket", "bkt", "src", *argv])
