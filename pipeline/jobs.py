@@ -14,7 +14,8 @@ A job that fails because a worker was lost (a Flink TaskManager that died, say) 
 ``WorkerLost``, a ``RunFailed`` that the command line turns into how to continue.
 
 Beam's job API beyond ``PipelineResult`` (the job service, the job id, the pipeline's
-local temporary directory) and Flink's REST API are used here and nowhere else.
+local temporary directory) and Flink's REST API are used here and nowhere else, but for
+the options sent to the job service (``pipeline.runner_options``).
 """
 
 from __future__ import annotations
