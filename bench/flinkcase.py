@@ -32,9 +32,7 @@ from bench.tools import Mode, Target, collect_versions, ours
 from bench.verify import (
     NOOP_SETTLE_S,
     Remote,
-    check_landed,
-    check_unchanged,
-    describe_check,
+    check_sync,
     list_prefix,
     make_bucket,
     s3_client,
@@ -187,13 +185,11 @@ def run_runner(setting: Setting, runner: str, label: str) -> list[FlinkRun]:
             time.sleep(NOOP_SETTLE_S)
         measure(setting, run, mode, runner == "flink")
         remote = list_prefix(setting.client, target)
-        problem = run.problem or check_landed(setting.local, remote, setting.source, True)
-        if not problem and before is not None:
-            problem = check_unchanged(before, remote)
-        run.problem = problem
-        if not problem:
-            run.checked = describe_check(setting.local, remote, True)
-            run.checked += ", none rewritten" if before is not None else ""
+        if not run.problem:
+            run.problem, run.checked = check_sync(
+                setting.local, remote, setting.source, True, before
+            )
+        if not run.problem:
             before = remote
         log(_line(run))
     return runs

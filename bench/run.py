@@ -37,9 +37,7 @@ from bench.tools import (
 from bench.verify import (
     NOOP_SETTLE_S,
     Remote,
-    check_landed,
-    check_unchanged,
-    describe_check,
+    check_sync,
     empty_prefix,
     list_prefix,
     make_bucket,
@@ -331,15 +329,11 @@ def verify_row(
         else:
             row.checked = "ok: nothing written"
         return
-    problem = check_landed(local, remote, source, case.md5_sample)
-    if not problem and before is not None:
-        problem = check_unchanged(before, remote)
+    problem, checked = check_sync(local, remote, source, case.md5_sample, before)
     if problem:
         row.check_problem = problem
-        return
-    row.checked = describe_check(local, remote, case.md5_sample)
-    if before is not None:
-        row.checked += ", none rewritten"
+    else:
+        row.checked = checked
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -119,6 +119,24 @@ def describe_check(local: dict[str, int], remote: dict[str, Remote], md5_sample:
     return "ok: " + ", ".join(parts)
 
 
+def check_sync(
+    local: dict[str, int],
+    remote: dict[str, Remote],
+    source: Path,
+    md5_sample: bool,
+    before: dict[str, Remote] | None,
+) -> tuple[str, str]:
+    """(why the bucket is wrong or '', what a passed check covered) after an upload, or
+    after a re-sync of it when ``before`` holds the objects the upload left."""
+    problem = check_landed(local, remote, source, md5_sample)
+    if not problem and before is not None:
+        problem = check_unchanged(before, remote)
+    if problem:
+        return problem, ""
+    checked = describe_check(local, remote, md5_sample)
+    return "", checked + (", none rewritten" if before is not None else "")
+
+
 def _compare_keys(local: dict[str, int], remote: dict[str, Remote]) -> str:
     missing = sorted(set(local) - set(remote))
     extra = sorted(set(remote) - set(local))
